@@ -1,0 +1,47 @@
+# Two commands (see README):  make lab  |  make test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch/torchvision pinned to the newest versions this course is tested with.
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: lab test setup unit notebooks lint figures slides benchmark badges
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+## Opens the course in JupyterLab.
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+## Runs everything CI runs: ruff, unit tests, nbval over every notebook.
+test: setup lint unit notebooks
+
+lint:
+	$(BIN)/ruff check .
+
+unit:
+	$(BIN)/python -m pytest -n 2 tests
+
+notebooks:
+	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --sanitize-with tests/sanitize.cfg notebooks
+
+figures: setup
+	$(BIN)/python scripts/make_figures.py
+
+slides: setup
+	$(BIN)/python scripts/make_slides.py
+
+benchmark: setup
+	$(BIN)/python benchmarks/run.py
+
+badges: setup
+	$(BIN)/python scripts/badges.py

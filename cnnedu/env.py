@@ -1,0 +1,64 @@
+"""Session setup: seeds, device choice and the course's one plotting style."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+STYLE = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "legend.frameon": False,
+    "font.size": 10,
+    "axes.prop_cycle": __import__("cycler").cycler(
+        color=["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    ),
+}
+
+
+def get_device() -> torch.device:
+    """The best device present: CUDA, then Apple MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so that a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def use_style() -> None:
+    """Apply the single matplotlib style that every figure of the course uses."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(STYLE)
+
+
+def setup(seed: int = 0, verbose: bool = True) -> torch.device:
+    """Seed everything, pick the device, set the plotting style; print one line and return the device."""
+    seed_everything(seed)
+    use_style()
+    device = get_device()
+    if verbose:
+        name = torch.cuda.get_device_name(0) if device.type == "cuda" else device.type
+        print(f"cnnedu: torch {torch.__version__} on {name} (seed {seed}, {torch.get_num_threads()} threads)")
+    return device
