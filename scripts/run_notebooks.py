@@ -1,0 +1,65 @@
+"""Execute notebooks top to bottom in place, store clean outputs, and measure time and peak memory.
+
+    python scripts/run_notebooks.py                     # every notebook
+    python scripts/run_notebooks.py notebooks/03_vgg.ipynb --json out.json
+
+Each notebook runs in a fresh kernel; widget state is not stored (GitHub cannot render it), the kernelspec
+is set to python3, and the kernel's peak resident memory is read from inside the kernel at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = (
+    "import resource as _r, sys as _s, json as _j\n"
+    "_k = 1 if _s.platform == 'darwin' else 1024\n"
+    "print(_j.dumps({'peak_rss_mb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * _k / 2**20}))"
+)
+
+
+def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    probe = nb.cells.pop()
+    peak = json.loads(probe.outputs[0]["text"])["peak_rss_mb"]
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("execution", None)
+    if save:
+        nbformat.write(nb, path)
+    return {"notebook": path.name, "seconds": round(seconds, 1), "peak_rss_mb": round(peak)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument("--json", type=Path, help="write the measurements here")
+    parser.add_argument("--no-save", action="store_true", help="measure only, leave the files as they are")
+    args = parser.parse_args(argv)
+    paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    results = []
+    for path in paths:
+        result = run(path, save=not args.no_save)
+        results.append(result)
+        print(f"{result['notebook']:<32} {result['seconds']:>7.1f} s {result['peak_rss_mb']:>7} MB", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
