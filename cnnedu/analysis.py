@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -493,10 +493,8 @@ def receptive_fields(model: nn.Module, input_size: InputSize = (3, 224, 224)) ->
                 return
             if out._rf.is_global:
                 return  # after global pooling
-            if last and last[0] is out:  # in place (a ReLU) or a container handing on its child's output
-                if not any(True for _ in m.children()):
-                    records[-1] = ReceptiveField._from(out._rf, _name, type(m).__name__, tuple(out.shape[1:]))
-                return
+            if last and last[0] is out and any(True for _ in m.children()):
+                return  # a container handing on its last child's output
             last[:] = [out]
             records.append(ReceptiveField._from(out._rf, _name or "(model)", type(m).__name__,
                                                 tuple(out.shape[1:])))
