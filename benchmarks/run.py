@@ -1,0 +1,160 @@
+"""Write benchmarks/REPORT.md: measured speed and memory of cnnedu's counting, data, training, widgets, notebooks.
+
+    python benchmarks/run.py                 # everything (the notebooks take ~15-25 min on 2 cores)
+    python benchmarks/run.py --skip-notebooks
+    python benchmarks/run.py --gpu-json gpu.json   # add a GPU column from a run on a GPU machine
+
+Each measurement of the counting benchmark runs in a fresh Python process, so that its peak memory (above
+the process's baseline after imports) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "benchmarks" / "REPORT.md"
+
+COUNT_CNNEDU = """
+import resource, time, torch
+from cnnedu.analysis import count_macs, count_params
+from cnnedu.models import efficientnet_b7
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+with torch.device("meta"):
+    model = efficientnet_b7()
+params, macs = count_params(model), count_macs(model, (3, 600, 600))
+dt = time.perf_counter() - t
+print({"seconds": dt, "extra_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024,
+       "params": params, "macs": macs})
+"""
+
+COUNT_TORCHINFO = """
+import resource, time, torch, torchinfo
+from cnnedu.models import efficientnet_b7
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+model = efficientnet_b7()
+info = torchinfo.summary(model, input_size=(1, 3, 600, 600), verbose=0, device="cpu")
+dt = time.perf_counter() - t
+print({"seconds": dt, "extra_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024,
+       "params": info.total_params, "macs": info.total_mult_adds})
+"""
+
+
+def _subprocess(code: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True)
+    return eval(out.stdout.strip().splitlines()[-1])  # our own dict literal
+
+
+def counting() -> list[str]:
+    ours, theirs = _subprocess(COUNT_CNNEDU), _subprocess(COUNT_TORCHINFO)
+    return [
+        "## Counting EfficientNet-B7 at 600 px",
+        "",
+        "Build the model and count parameters and MACs (one image). cnnedu builds it on the meta device;",
+        "torchinfo runs the real model (its own timing includes building it with real weights).",
+        "",
+        "| tool | seconds | extra memory (MB) | params | MACs |",
+        "|---|---:|---:|---:|---:|",
+        f"| cnnedu (meta device) | {ours['seconds']:.2f} | {ours['extra_mb']:.0f} | {ours['params']:,} | "
+        f"{ours['macs']:,} |",
+        f"| torchinfo.summary (real model) | {theirs['seconds']:.2f} | {theirs['extra_mb']:.0f} | "
+        f"{theirs['params']:,} | {theirs['macs']:,} |",
+        "",
+        f"Speed-up: {theirs['seconds'] / ours['seconds']:.1f}x. Targets: 1 s or less, at least 5x faster than "
+        "torchinfo, under 100 MB extra.",
+        "",
+    ]
+
+
+def engine() -> list[str]:
+    import time
+
+    import torch
+
+    from cnnedu import data, train, widgets
+
+    lines = ["## Data, training, widgets", ""]
+    t = time.perf_counter()
+    data.shapes_dataset(n=10_000, size=32, seed=0)
+    gen = time.perf_counter() - t
+    train_loader, test_loader = data.loaders("shapes", n_train=8000, n_test=2000)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(64, 128, 3, padding=1), torch.nn.BatchNorm2d(128), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(128, 10),
+    )
+    history = train.fit(model, (train_loader, test_loader), epochs=3, progress=False)
+    lines += [
+        "| what | measured |",
+        "|---|---:|",
+        f"| embedded data set, 10k images at 32 px | {gen:.2f} s |",
+        f"| small CNN (32-64-128), one epoch of 8k images, CPU | {history.epoch_time[0]:.1f} s |",
+        f"| small CNN test accuracy after 3 epochs | {history.test_acc[-1]:.1%} |",
+    ]
+    for name, stats in widgets.benchmark_updates().items():
+        lines.append(f"| widget `{name}` update p50 / p95 | {stats['p50'] * 1000:.0f} / {stats['p95'] * 1000:.0f} ms |")
+    lines += ["", "Target for widget updates: p95 150 ms or less after the first call.", ""]
+    return lines
+
+
+def notebooks(gpu: dict[str, dict] | None) -> list[str]:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_notebooks import run
+
+    lines = [
+        "## Notebooks, top to bottom",
+        "",
+        "Fresh kernel each, nothing saved. Targets: 90 s or less and 1.5 GB or less on a 2-core CPU.",
+        "",
+        "| notebook | CPU seconds | CPU peak memory (MB) |" + (" GPU seconds | GPU peak host memory (MB) |" if gpu else ""),
+        "|---|---:|---:|" + ("---:|---:|" if gpu else ""),
+    ]
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        r = run(path, save=False)
+        row = f"| {r['notebook']} | {r['seconds']:.1f} | {r['peak_rss_mb']} |"
+        if gpu:
+            g = gpu.get(r["notebook"], {})
+            row += f" {g.get('seconds', '-')} | {g.get('peak_rss_mb', '-')} |"
+        lines.append(row)
+        print(row, flush=True)
+    return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--gpu-json", type=Path, help="scripts/run_notebooks.py --json output from a GPU machine")
+    args = parser.parse_args(argv)
+    import os
+
+    import torch
+
+    gpu = {r["notebook"]: r for r in json.loads(args.gpu_json.read_text())} if args.gpu_json else None
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Written by `python benchmarks/run.py` on {platform.machine()} with {os.cpu_count()} CPU cores, "
+        f"Python {platform.python_version()}, torch {torch.__version__}.",
+        "",
+    ]
+    lines += counting()
+    lines += engine()
+    if not args.skip_notebooks:
+        lines += notebooks(gpu)
+    REPORT.write_text("\n".join(lines) + "\n")
+    print(f"wrote {REPORT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

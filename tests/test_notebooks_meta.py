@@ -1,0 +1,49 @@
+"""Static checks of every notebook: badges and install cells from one address, clean metadata, checked cells."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import badges  # noqa: E402
+
+
+def _src(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+    assert NOTEBOOKS[0].name.startswith("00_")
+
+
+def test_badges_and_install_cells_are_up_to_date():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "badges.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_hygiene(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
+    assert "widgets" not in nb["metadata"], "widget state stored (GitHub cannot render it)"
+    cells = nb["cells"]
+    first = _src(cells[0])
+    assert badges.badge_line(path) in first, "first cell lacks the generated Colab / Binder badges"
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert badges.install_block() in _src(code[0]), "setup cell lacks the generated Colab install block"
+    assert any("NBVAL_CHECK_OUTPUT" in _src(c) for c in code), "no checked cell"
+    assert all(c.get("outputs") is not None for c in code)
+    assert any(c.get("outputs") for c in code), "no stored outputs"
+    counts = [c["execution_count"] for c in code if c.get("execution_count") is not None]
+    assert counts == sorted(counts), "cells were run out of order"
+    for c in code:
+        assert all(o.get("output_type") != "error" for o in c.get("outputs", [])), "a stored output is an error"
