@@ -102,7 +102,8 @@ def engine() -> list[str]:
         f"| small CNN test accuracy after 3 epochs | {history.test_acc[-1]:.1%} |",
     ]
     for name, stats in widgets.benchmark_updates().items():
-        lines.append(f"| widget `{name}` update p50 / p95 | {stats['p50'] * 1000:.0f} / {stats['p95'] * 1000:.0f} ms |")
+        p50, p95 = stats["p50"] * 1000, stats["p95"] * 1000
+        lines.append(f"| widget `{name}` update p50 / p95 | {p50:.0f} / {p95:.0f} ms |")
     lines += ["", "Target for widget updates: p95 150 ms or less after the first call.", ""]
     return lines
 
@@ -116,7 +117,8 @@ def notebooks(gpu: dict[str, dict] | None) -> list[str]:
         "",
         "Fresh kernel each, nothing saved. Targets: 90 s or less and 1.5 GB or less on a 2-core CPU.",
         "",
-        "| notebook | CPU seconds | CPU peak memory (MB) |" + (" GPU seconds | GPU peak host memory (MB) |" if gpu else ""),
+        "| notebook | CPU seconds | CPU peak memory (MB) |"
+        + (" GPU seconds | GPU peak host memory (MB) |" if gpu else ""),
         "|---|---:|---:|" + ("---:|---:|" if gpu else ""),
     ]
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):

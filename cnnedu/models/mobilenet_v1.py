@@ -1,3 +1,119 @@
-"""Placeholder: filled in by the model-zoo work (issue 3)."""
+"""MobileNet v1: a plain stack of depthwise separable convolutions, thinned by a width multiplier.
 
-__all__: list[str] = []
+Howard et al., "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications"
+(arXiv:1704.04861). Table 1 is the body, Section 3.3 the width multiplier alpha, Table 4 the "Conv
+MobileNet" baseline with full convolutions, Table 5 the shallow MobileNet. Resolution (rho, Section 3.4) is
+just the input size: the network ends in global average pooling, so it runs at 224, 192, 160 or 128.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from cnnedu.blocks import ConvBNAct, DepthwiseSeparable, check_positive
+
+__all__ = ["mobilenet_v1", "MobileNetV1", "MOBILENET_V1_STAGES"]
+
+# Table 1 of the paper, one row per depthwise separable layer (a "Conv dw" row and the "Conv 1x1" row after
+# it): (stride of the depthwise conv, output channels of the pointwise conv). Before them the full 3x3 conv
+# 3 -> 32 / s2; after them a 7x7 average pool and the FC 1024 -> 1000: 1 + 13 x 2 + 1 = 28 layers.
+# The paper's table prints "/ s2" on the last depthwise layer, but the feature map stays 7x7 there (its
+# input size column says 7x7x1024 before and after), so its stride is 1, as in the released code.
+MOBILENET_V1_STAGES: list[tuple[int, int]] = [
+    # s, c
+    (1, 64),    # 112x112x32  -> 112x112x64
+    (2, 128),   # 112x112x64  -> 56x56x128
+    (1, 128),
+    (2, 256),   # 56x56x128   -> 28x28x256
+    (1, 256),
+    (2, 512),   # 28x28x256   -> 14x14x512
+    (1, 512),   # the five repeated 14x14x512 layers (rows "5x"), dropped by the shallow MobileNet
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (2, 1024),  # 14x14x512   -> 7x7x1024
+    (1, 1024),
+]
+_REPEATED = range(6, 11)  # indices of the five 14x14x512 layers in the table above
+_STEM = 32
+
+
+class _Separable(DepthwiseSeparable):
+    """blocks.DepthwiseSeparable with each layer registered once.
+
+    The base class also registers its two layers under the aliases ``depthwise`` and ``pointwise``, which
+    lists every tensor twice in ``state_dict()`` and makes ``functional_call`` (hence ``count_macs``) refuse
+    the model as tied weights. Here the aliases are read-only views of ``self[0]`` and ``self[1]``.
+    """
+
+    depthwise = property(lambda self: self[0])
+    pointwise = property(lambda self: self[1])
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__(in_channels, out_channels, stride)
+        for alias in ("depthwise", "pointwise"):
+            self._modules.pop(alias, None)
+
+
+def _scaled(channels: int, width_mult: float) -> int:
+    # The released code (TF-slim mobilenet_v1.py, depth()) truncates: max(int(d * alpha), 8). For the
+    # paper's multipliers 1, 0.75, 0.5, 0.25 every width is already an integer, so this reproduces Table 6.
+    return max(int(channels * width_mult), 8)
+
+
+class MobileNetV1(nn.Module):
+    """MobileNet v1 (arXiv:1704.04861, Table 1): ``features`` (conv stem and separable layers), pool, FC."""
+
+    def __init__(self, layers: list[tuple[int, int]], width_mult: float = 1.0, depthwise_separable: bool = True,
+                 num_classes: int = 1000, dropout: float = 0.001) -> None:
+        super().__init__()
+        channels = _scaled(_STEM, width_mult)
+        body: list[nn.Module] = [ConvBNAct(3, channels, 3, stride=2)]
+        for stride, out in layers:
+            out = _scaled(out, width_mult)
+            if depthwise_separable:
+                body.append(_Separable(channels, out, stride))
+            else:
+                # Table 4's "Conv MobileNet": each separable pair becomes one full 3x3 convolution
+                body.append(ConvBNAct(channels, out, 3, stride))
+            channels = out
+        self.features = nn.Sequential(*body)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(channels, num_classes)
+        self.width_mult, self.depthwise_separable = width_mult, depthwise_separable
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.features(x)).flatten(1)
+        return self.fc(self.dropout(x))
+
+
+def mobilenet_v1(
+    width_mult: float = 1.0,
+    depthwise_separable: bool = True,
+    num_classes: int = 1000,
+    shallow: bool = False,
+    dropout: float = 0.001,
+) -> MobileNetV1:
+    """MobileNet v1 with width multiplier alpha = ``width_mult`` (arXiv:1704.04861, Table 1, Section 3.3).
+
+    ``depthwise_separable=False`` gives Table 4's "Conv MobileNet" (29.3 M parameters, 4866 M Mult-Adds);
+    ``shallow=True`` Table 5's shallow MobileNet, without the five 14x14x512 layers (2.9 M, 307 M).
+    Every convolution is followed by batch norm and ReLU (Fig. 3). ``dropout`` defaults to the released
+    code's keep probability 0.999: the paper uses little regularization for so small a model (Section 4).
+    At width 1.0 and 224 px: 4,231,976 parameters, 568.7 M MACs (Table 6: 4.2 M, 569 M).
+    """
+    if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not math.isfinite(width_mult):
+        raise ValueError(f"width_mult must be a positive number (alpha in (0, 1], e.g. 0.75), got {width_mult!r}")
+    check_positive("width_mult", width_mult)
+    check_positive("num_classes", num_classes, integer=True)
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    layers = [row for i, row in enumerate(MOBILENET_V1_STAGES) if not (shallow and i in _REPEATED)]
+    model = MobileNetV1(layers, width_mult, depthwise_separable, num_classes, dropout)
+    model.shallow = shallow
+    return model

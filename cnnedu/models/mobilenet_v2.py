@@ -1,3 +1,109 @@
-"""Placeholder: filled in by the model-zoo work (issue 3)."""
+"""MobileNetV2: inverted residuals with linear bottlenecks.
 
-__all__: list[str] = []
+Sandler et al., "MobileNetV2: Inverted Residuals and Linear Bottlenecks" (arXiv:1801.04381). Section 3.2
+(linear bottleneck: no ReLU after the projection), Section 3.3 (inverted residual: the skip joins the thin
+bottlenecks), Table 2 (the network). Same architecture as torchvision's ``mobilenet_v2``, so its weights
+load unchanged (``from_torchvision``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from cnnedu.blocks import ConvBNAct, InvertedResidual, check_positive, make_divisible
+from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
+
+__all__ = ["mobilenet_v2", "MobileNetV2", "MOBILENET_V2_STAGES"]
+
+# Table 2 of the paper: expansion factor t, output channels c, repeats n, stride s of the first repeat.
+# Before: conv2d 3x3, 32 channels, stride 2. After: conv2d 1x1 to 1280, avgpool 7x7, conv2d 1x1 to k classes.
+MOBILENET_V2_STAGES: list[tuple[int, int, int, int]] = [
+    # t, c, n, s
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+]
+
+
+class MobileNetV2(nn.Module):
+    """MobileNetV2 (arXiv:1801.04381, Table 2): ``features`` (stem, 17 inverted residuals, 1x1), pool, FC."""
+
+    def __init__(self, width_mult: float = 1.0, num_classes: int = 1000, dropout: float = 0.2) -> None:
+        super().__init__()
+        # Section 4 "Trade-off hyper parameters": all layers are scaled by the width multiplier except the
+        # last 1x1, which is never thinned below 1280 ("this improves performance for smaller models").
+        channels = make_divisible(32 * width_mult, 8)
+        self.last_channels = make_divisible(1280 * max(1.0, width_mult), 8)
+        layers: list[nn.Module] = [ConvBNAct(3, channels, 3, stride=2, activation=nn.ReLU6)]
+        for t, c, n, s in MOBILENET_V2_STAGES:
+            out = make_divisible(c * width_mult, 8)
+            for i in range(n):
+                # only the first block of a sequence strides (Section 4); the skip exists only at stride 1
+                # with equal channels (InvertedResidual.use_residual), as in Fig. 4(d)
+                layers.append(InvertedResidual(channels, out, s if i == 0 else 1, expand_ratio=t,
+                                               activation=nn.ReLU6))
+                channels = out
+        layers.append(ConvBNAct(channels, self.last_channels, 1, activation=nn.ReLU6))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.last_channels, num_classes))
+        self.width_mult = width_mult
+        _init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.features(x)).flatten(1))
+
+
+def _init_weights(model: nn.Module) -> None:
+    # torchvision's initialization: He (fan-out) for convolutions, N(0, 0.01) for the classifier
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+
+
+def mobilenet_v2(width_mult: float = 1.0, num_classes: int = 1000, dropout: float = 0.2,
+                 pretrained: bool = False) -> MobileNetV2:
+    """MobileNetV2 with width multiplier ``width_mult`` (arXiv:1801.04381, Table 2; ReLU6 throughout).
+
+    Width 1.0 at 224 px: 3,504,872 parameters and 300.8 M MACs (paper: 3.4 M, 300 M). Width 1.4: 6.1 M,
+    582 M, the figures of the released 1.4 checkpoint (TF-slim README: 6.06 M, 582 M); the paper's text says
+    6.9 M, 585 M: the MACs agree within 0.5 %, the parameters do not. Channels are rounded to multiples of 8. ``pretrained=True`` loads
+    torchvision's ImageNet weights (width 1.0, 1000 classes).
+    """
+    check_positive("width_mult", width_mult)
+    check_positive("num_classes", num_classes, integer=True)
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    model = MobileNetV2(width_mult, num_classes, dropout)
+    if pretrained:
+        if width_mult != 1.0 or num_classes != 1000:
+            raise ValueError("pretrained=True needs width_mult=1.0 and num_classes=1000 (torchvision's weights)")
+        load_pretrained(model, "mobilenet_v2")
+    return model
+
+
+def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tensor],
+                     width_mult: float = 1.0) -> MobileNetV2:
+    """A cnnedu MobileNetV2 holding the weights of torchvision's ``mobilenet_v2`` (model or state dict).
+
+    The number of classes is read from the classifier; give ``width_mult`` if it was not 1.0.
+    """
+    state = (tv_model_or_state_dict.state_dict() if isinstance(tv_model_or_state_dict, nn.Module)
+             else tv_model_or_state_dict)
+    num_classes = state["classifier.1.weight"].shape[0]
+    return load_state_dict_by_order(MobileNetV2(width_mult, num_classes), state)
