@@ -125,7 +125,8 @@ def _meta_forward(
     size = _check_input_size(input_size)
     meta = {n: torch.empty_like(t, device="meta") for n, t in model.named_parameters(remove_duplicate=False)}
     meta.update({n: torch.empty_like(t, device="meta") for n, t in model.named_buffers(remove_duplicate=False)})
-    x = torch.empty((1, *size), device="meta")
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.get_default_dtype())
+    x = torch.empty((1, *size), device="meta", dtype=dtype)
     was_training = model.training
     model.eval()
     try:
