@@ -38,7 +38,9 @@ __all__ = [
 # Table 1 of the paper (ImageNet, all DenseNet-BC: bottleneck layers and compression theta = 0.5).
 # The stem is a 7x7 / 2 convolution with 2k channels and a 3x3 / 2 max pool; each transition is a 1x1
 # convolution and a 2x2 / 2 average pool; the classifier follows 7x7 global average pooling.
-# DenseNet-161 is not in Table 1: it is the k = 48 network of the released models (Section 4.4, Fig. 3).
+# DenseNet-161 (k = 48) is not in Table 1; it appears with the ImageNet results (Table 3) and is torchvision's.
+# Depth counts the stem conv, two convs per dense layer, the transitions and the FC: 121, 169 and 201 add up,
+# but Table 1's 6-12-64-48 gives 265 layers for "DenseNet-264"; we keep the table's blocks and its name.
 DENSENET_CONFIGS: dict[int, tuple[int, tuple[int, int, int, int]]] = {
     # depth: (growth rate k, dense layers in blocks 1, 2, 3, 4)
     121: (32, (6, 12, 24, 16)),
@@ -106,9 +108,8 @@ class DenseBlock(nn.Module):
                  dropout: float = 0.0) -> None:
         super().__init__()
         check_positive("num_layers", num_layers, integer=True)
-        self.layers = nn.ModuleList(
-            DenseLayer(c, growth_rate, bottleneck, dropout) for c in dense_channels(in_channels, growth_rate, num_layers)
-        )
+        widths = dense_channels(in_channels, growth_rate, num_layers)
+        self.layers = nn.ModuleList(DenseLayer(c, growth_rate, bottleneck, dropout) for c in widths)
         self.in_channels = in_channels
         self.out_channels = in_channels + num_layers * growth_rate
 
@@ -229,7 +230,7 @@ def densenet121(**kwargs) -> DenseNet:
 
 
 def densenet161(**kwargs) -> DenseNet:
-    """DenseNet-161, k = 48 (arXiv:1608.06993, released models)."""
+    """DenseNet-161, k = 48 and a 96-channel stem (arXiv:1608.06993, Table 3)."""
     return densenet(161, **kwargs)
 
 
@@ -259,7 +260,7 @@ def densenet_cifar(depth: int = 100, growth_rate: int = 12, bottleneck: bool = T
     DenseNet-BC L=100 k=12: 769,162 parameters (Table 2: 0.8 M). The paper uses ``dropout=0.2`` without
     data augmentation (Section 4.2).
     """
-    if isinstance(bottleneck, bool) is False:
+    if not isinstance(bottleneck, bool):
         raise ValueError(f"bottleneck must be True or False, got {bottleneck!r}")
     convs_per_layer = 2 if bottleneck else 1
     per_block = 3 * convs_per_layer
