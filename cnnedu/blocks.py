@@ -164,7 +164,14 @@ class DepthwiseSeparable(nn.Sequential):
             ConvBNAct(in_channels, in_channels, kernel_size, stride, groups=in_channels, activation=activation),
             ConvBNAct(in_channels, out_channels, 1, activation=activation),
         )
-        self.depthwise, self.pointwise = self[0], self[1]
+
+    @property
+    def depthwise(self) -> ConvBNAct:
+        return self[0]
+
+    @property
+    def pointwise(self) -> ConvBNAct:
+        return self[1]
 
 
 class InvertedResidual(nn.Module):

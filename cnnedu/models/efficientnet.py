@@ -29,6 +29,7 @@ __all__ = [
     "resolution_for",
     "efficientnet",
     "efficientnet_cost",
+    "efficientnet_from_torchvision",
     "efficientnet_b0",
     "efficientnet_b1",
     "efficientnet_b2",
@@ -74,7 +75,7 @@ DROP_PATH_RATE = 0.2  # the reference code's drop_connect_rate: survival probabi
 
 
 def round_filters(channels: int, width: float) -> int:
-    """Channels scaled by ``width``, rounded to a multiple of 8, never more than 10 % below (released code)."""
+    """Channels times ``width``, rounded to a multiple of 8 and never 10 % below it (the released code)."""
     return make_divisible(channels * width, 8)
 
 
@@ -97,8 +98,8 @@ def _check_phi(phi: float) -> None:
 
 
 def _blocks(width: float, depth: float):
-    """Yield (expand_ratio, kernel, stride, in, out) for every MBConv block, stage by stage."""
-    for stage, (t, k, s, c_in, c_out, n) in enumerate(STAGES):
+    """Yield, stage by stage, the list of (expand_ratio, kernel, stride, in, out) of its MBConv blocks."""
+    for t, k, s, c_in, c_out, n in STAGES:
         c_in, c_out = round_filters(c_in, width), round_filters(c_out, width)
         yield [(t, k, s if i == 0 else 1, c_in if i == 0 else c_out, c_out)
                for i in range(round_repeats(n, depth))]
@@ -153,6 +154,8 @@ class EfficientNet(nn.Module):
 
 def _init_weights(model: nn.Module) -> None:
     # torchvision's (and the reference code's) initialization: He fan-out convolutions, uniform classifier
+    if next(model.parameters()).is_meta:  # nothing to initialize, and meta random ops are slow
+        return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -187,7 +190,8 @@ def efficientnet(phi: float = 1.0, alpha: float = 1.2, beta: float = 1.1, gamma:
     for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         check_positive(name, value)
     _check_common(num_classes, dropout, drop_path_rate)
-    return EfficientNet(beta**phi, alpha**phi, resolution_for(phi, gamma), dropout, num_classes, drop_path_rate)
+    width, depth, resolution = beta**phi, alpha**phi, resolution_for(phi, gamma)
+    return EfficientNet(width, depth, resolution, dropout, num_classes, drop_path_rate)
 
 
 def _released(name: str, num_classes: int, dropout: float | None, drop_path_rate: float,
@@ -195,7 +199,8 @@ def _released(name: str, num_classes: int, dropout: float | None, drop_path_rate
     width, depth, resolution, default_dropout = RELEASED[name]
     dropout = default_dropout if dropout is None else dropout
     _check_common(num_classes, dropout, drop_path_rate)
-    model = EfficientNet(width, depth, resolution, dropout, num_classes, drop_path_rate, _TORCHVISION_BN[name])
+    bn = _TORCHVISION_BN[name]
+    model = EfficientNet(width, depth, resolution, dropout, num_classes, drop_path_rate, bn)
     model.name = f"efficientnet_{name}"
     if pretrained:
         if num_classes != 1000:
@@ -215,7 +220,7 @@ def _factory(name: str):
     build.__doc__ = (
         f"EfficientNet-{name.upper()}: width {width}, depth {depth}, {resolution} px, dropout {dropout} "
         "(arXiv:1905.11946, Table 2; coefficients of the released code).\n\n"
-        "    ``dropout=None`` keeps the released rate; ``pretrained=True`` loads torchvision's ImageNet weights.\n"
+        "    ``dropout=None`` keeps the released rate; ``pretrained=True`` loads torchvision's weights.\n"
     )
     return build
 
@@ -230,8 +235,9 @@ efficientnet_b6 = _factory("b6")
 efficientnet_b7 = _factory("b7")
 
 
-def efficientnet_cost(width: float, depth: float, resolution: int, num_classes: int = 1000) -> tuple[int, int]:
-    """(parameters, MACs) of an EfficientNet, computed from ``STAGES`` without building it (arXiv:1905.11946).
+def efficientnet_cost(width: float, depth: float, resolution: int,
+                      num_classes: int = 1000) -> tuple[int, int]:
+    """(parameters, MACs) of an EfficientNet computed from ``STAGES``, without building it (arXiv:1905.11946).
 
     Equal to ``count_params`` and ``count_macs`` of the built model, in well under a millisecond: what an
     interactive widget needs. Counts convolutions and FC layers (MACs) and every weight, bias and batch-norm
@@ -287,3 +293,7 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
             model = _released(name, state["classifier.1.weight"].shape[0], None, DROP_PATH_RATE, False)
             return load_state_dict_by_order(model, state)
     raise ValueError(f"not a torchvision EfficientNet-B0..B7: {repeats} blocks per stage, head {head}")
+
+
+# the package star-imports every family, so each family's from_torchvision is exported under its own name
+efficientnet_from_torchvision = from_torchvision

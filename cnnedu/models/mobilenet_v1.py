@@ -42,21 +42,11 @@ _REPEATED = range(6, 11)  # indices of the five 14x14x512 layers in the table ab
 _STEM = 32
 
 
-class _Separable(DepthwiseSeparable):
-    """blocks.DepthwiseSeparable with each layer registered once.
-
-    The base class also registers its two layers under the aliases ``depthwise`` and ``pointwise``, which
-    lists every tensor twice in ``state_dict()`` and makes ``functional_call`` (hence ``count_macs``) refuse
-    the model as tied weights. Here the aliases are read-only views of ``self[0]`` and ``self[1]``.
-    """
-
-    depthwise = property(lambda self: self[0])
-    pointwise = property(lambda self: self[1])
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
-        super().__init__(in_channels, out_channels, stride)
-        for alias in ("depthwise", "pointwise"):
-            self._modules.pop(alias, None)
+def check_width_mult(width_mult: float) -> None:
+    """Raise a ValueError naming ``width_mult`` unless it is a finite positive number."""
+    check_positive("width_mult", width_mult)
+    if not math.isfinite(width_mult):
+        raise ValueError(f"width_mult must be a finite positive number (e.g. 0.75), got {width_mult!r}")
 
 
 def _scaled(channels: int, width_mult: float) -> int:
@@ -68,15 +58,15 @@ def _scaled(channels: int, width_mult: float) -> int:
 class MobileNetV1(nn.Module):
     """MobileNet v1 (arXiv:1704.04861, Table 1): ``features`` (conv stem and separable layers), pool, FC."""
 
-    def __init__(self, layers: list[tuple[int, int]], width_mult: float = 1.0, depthwise_separable: bool = True,
-                 num_classes: int = 1000, dropout: float = 0.001) -> None:
+    def __init__(self, layers: list[tuple[int, int]], width_mult: float = 1.0,
+                 depthwise_separable: bool = True, num_classes: int = 1000, dropout: float = 0.001) -> None:
         super().__init__()
         channels = _scaled(_STEM, width_mult)
         body: list[nn.Module] = [ConvBNAct(3, channels, 3, stride=2)]
         for stride, out in layers:
             out = _scaled(out, width_mult)
             if depthwise_separable:
-                body.append(_Separable(channels, out, stride))
+                body.append(DepthwiseSeparable(channels, out, stride))
             else:
                 # Table 4's "Conv MobileNet": each separable pair becomes one full 3x3 convolution
                 body.append(ConvBNAct(channels, out, 3, stride))
@@ -107,9 +97,7 @@ def mobilenet_v1(
     code's keep probability 0.999: the paper uses little regularization for so small a model (Section 4).
     At width 1.0 and 224 px: 4,231,976 parameters, 568.7 M MACs (Table 6: 4.2 M, 569 M).
     """
-    if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not math.isfinite(width_mult):
-        raise ValueError(f"width_mult must be a positive number (alpha in (0, 1], e.g. 0.75), got {width_mult!r}")
-    check_positive("width_mult", width_mult)
+    check_width_mult(width_mult)
     check_positive("num_classes", num_classes, integer=True)
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")

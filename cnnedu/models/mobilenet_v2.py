@@ -15,8 +15,9 @@ from torch import nn
 
 from cnnedu.blocks import ConvBNAct, InvertedResidual, check_positive, make_divisible
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
+from cnnedu.models.mobilenet_v1 import check_width_mult
 
-__all__ = ["mobilenet_v2", "MobileNetV2", "MOBILENET_V2_STAGES"]
+__all__ = ["mobilenet_v2", "MobileNetV2", "MOBILENET_V2_STAGES", "mobilenet_v2_from_torchvision"]
 
 # Table 2 of the paper: expansion factor t, output channels c, repeats n, stride s of the first repeat.
 # Before: conv2d 3x3, 32 channels, stride 2. After: conv2d 1x1 to 1280, avgpool 7x7, conv2d 1x1 to k classes.
@@ -63,6 +64,8 @@ class MobileNetV2(nn.Module):
 
 def _init_weights(model: nn.Module) -> None:
     # torchvision's initialization: He (fan-out) for convolutions, N(0, 0.01) for the classifier
+    if next(model.parameters()).is_meta:  # nothing to initialize, and meta random ops are slow
+        return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -81,18 +84,18 @@ def mobilenet_v2(width_mult: float = 1.0, num_classes: int = 1000, dropout: floa
     """MobileNetV2 with width multiplier ``width_mult`` (arXiv:1801.04381, Table 2; ReLU6 throughout).
 
     Width 1.0 at 224 px: 3,504,872 parameters and 300.8 M MACs (paper: 3.4 M, 300 M). Width 1.4: 6.1 M,
-    582 M, the figures of the released 1.4 checkpoint (TF-slim README: 6.06 M, 582 M); the paper's text says
-    6.9 M, 585 M: the MACs agree within 0.5 %, the parameters do not. Channels are rounded to multiples of 8. ``pretrained=True`` loads
-    torchvision's ImageNet weights (width 1.0, 1000 classes).
+    582 M, the figures of the released 1.4 checkpoint (TF-slim README: 6.06 M, 582 M); the paper's text
+    says 6.9 M, 585 M: the MACs agree within 0.5 %, the parameters do not. Channels are rounded to
+    multiples of 8. ``pretrained=True`` loads torchvision's ImageNet weights (width 1.0, 1000 classes).
     """
-    check_positive("width_mult", width_mult)
+    check_width_mult(width_mult)
     check_positive("num_classes", num_classes, integer=True)
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
     model = MobileNetV2(width_mult, num_classes, dropout)
     if pretrained:
         if width_mult != 1.0 or num_classes != 1000:
-            raise ValueError("pretrained=True needs width_mult=1.0 and num_classes=1000 (torchvision's weights)")
+            raise ValueError("pretrained=True needs width_mult=1.0 and num_classes=1000 (torchvision's)")
         load_pretrained(model, "mobilenet_v2")
     return model
 
@@ -107,3 +110,7 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
              else tv_model_or_state_dict)
     num_classes = state["classifier.1.weight"].shape[0]
     return load_state_dict_by_order(MobileNetV2(width_mult, num_classes), state)
+
+
+# the package star-imports every family, so each family's from_torchvision is exported under its own name
+mobilenet_v2_from_torchvision = from_torchvision

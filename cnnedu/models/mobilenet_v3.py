@@ -18,8 +18,9 @@ from torch import nn
 
 from cnnedu.blocks import ConvBNAct, InvertedResidual, check_positive, make_divisible
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
+from cnnedu.models.mobilenet_v1 import check_width_mult
 
-__all__ = ["mobilenet_v3", "MobileNetV3", "MOBILENET_V3_STAGES", "Bneck"]
+__all__ = ["mobilenet_v3", "MobileNetV3", "MOBILENET_V3_STAGES", "Bneck", "mobilenet_v3_from_torchvision"]
 
 
 class Bneck(NamedTuple):
@@ -79,7 +80,7 @@ class MobileNetV3(nn.Module):
     """MobileNetV3 (arXiv:1905.02244, Tables 1-2): ``features`` (stem, bnecks, 1x1), pool, ``classifier``."""
 
     def __init__(self, rows: list[Bneck], last: tuple[int, int], width_mult: float = 1.0,
-                 num_classes: int = 1000, dropout: float = 0.2) -> None:
+                 num_classes: int = 1000, dropout: float = 0.2, thin_head: bool = False) -> None:
         super().__init__()
 
         def scale(c: int) -> int:
@@ -96,7 +97,10 @@ class MobileNetV3(nn.Module):
                 se_activation=nn.ReLU, se_gate=nn.Hardsigmoid,
             ))
             channels = out
-        last_conv, head = scale(last[0]), scale(last[1])
+        # The paper's code never thins the 1280 (1024) layer below width 1, as in MobileNetV2, which gives
+        # Table 3's 4.0 M (2.0 M) parameters at width 0.75; torchvision thins it (3.4 M, 1.7 M).
+        last_conv = scale(last[0])
+        head = scale(last[1]) if thin_head else make_divisible(last[1] * max(1.0, width_mult), 8)
         layers.append(ConvBNAct(channels, last_conv, 1, activation=nn.Hardswish))
         self.features = nn.Sequential(*layers)
         # The redesigned last stage (Section 5.1, Fig. 5): pool first, so the 1x1 "NBN" convolution (no
@@ -119,6 +123,8 @@ class MobileNetV3(nn.Module):
 
 def _init_weights(model: nn.Module) -> None:
     # torchvision's initialization: He (fan-out) for convolutions, N(0, 0.01) for the fully connected layers
+    if next(model.parameters()).is_meta:  # nothing to initialize, and meta random ops are slow
+        return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -133,24 +139,27 @@ def _init_weights(model: nn.Module) -> None:
 
 
 def mobilenet_v3(variant: str = "large", width_mult: float = 1.0, num_classes: int = 1000,
-                 dropout: float = 0.2, pretrained: bool = False) -> MobileNetV3:
+                 dropout: float = 0.2, thin_head: bool = False, pretrained: bool = False) -> MobileNetV3:
     """MobileNetV3-Large or -Small (arXiv:1905.02244, Tables 1 and 2) with width multiplier ``width_mult``.
 
     At 224 px: Large 5,483,032 parameters, 217 M MACs (Table 3: 5.4 M, 219 M); Small 2,542,856, 57 M (2.5 M,
-    56 M). Every width, the last two included, is scaled and rounded to a multiple of 8, as torchvision does.
+    56 M). Widths are scaled and rounded to multiples of 8, except the 1280 (1024) layer of the head, which
+    widths below 1 leave whole as in the paper's code; ``thin_head=True`` thins it too, as torchvision does
+    (the two agree at width 1).
     ``pretrained=True`` loads torchvision's ImageNet weights (width 1.0, 1000 classes).
     """
     if variant not in MOBILENET_V3_STAGES:
         raise ValueError(f"variant must be one of {list(MOBILENET_V3_STAGES)}, got {variant!r}")
-    check_positive("width_mult", width_mult)
+    check_width_mult(width_mult)
     check_positive("num_classes", num_classes, integer=True)
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-    model = MobileNetV3(MOBILENET_V3_STAGES[variant], _LAST[variant], width_mult, num_classes, dropout)
+    model = MobileNetV3(MOBILENET_V3_STAGES[variant], _LAST[variant], width_mult, num_classes, dropout,
+                        thin_head)
     model.variant = variant
     if pretrained:
         if width_mult != 1.0 or num_classes != 1000:
-            raise ValueError("pretrained=True needs width_mult=1.0 and num_classes=1000 (torchvision's weights)")
+            raise ValueError("pretrained=True needs width_mult=1.0 and num_classes=1000 (torchvision's)")
         load_pretrained(model, f"mobilenet_v3_{variant}")
     return model
 
@@ -167,4 +176,9 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
     blocks = {key.split(".")[1] for key in state if key.startswith("features.")}
     variant = "large" if len(blocks) == len(MOBILENET_V3_STAGES["large"]) + 2 else "small"
     num_classes = state["classifier.3.weight"].shape[0]
-    return load_state_dict_by_order(mobilenet_v3(variant, width_mult, num_classes), state)
+    model = mobilenet_v3(variant, width_mult, num_classes, thin_head=True)
+    return load_state_dict_by_order(model, state)
+
+
+# the package star-imports every family, so each family's from_torchvision is exported under its own name
+mobilenet_v3_from_torchvision = from_torchvision
