@@ -32,7 +32,7 @@ unit:
 	$(BIN)/python -m pytest -n 2 tests
 
 notebooks:
-	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --sanitize-with tests/sanitize.cfg notebooks
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --sanitize-with tests/sanitize.cfg notebooks
 
 figures: setup
 	$(BIN)/python scripts/make_figures.py

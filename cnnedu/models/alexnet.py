@@ -73,7 +73,8 @@ def conv_features(table: list[tuple], in_channels: int = 3, lrn: bool = True) ->
     return nn.Sequential(layers)
 
 
-def fc_classifier(in_features: int, num_classes: int, dropout: float, dropout_first: bool = False) -> nn.Sequential:
+def fc_classifier(in_features: int, num_classes: int, dropout: float,
+                  dropout_first: bool = False) -> nn.Sequential:
     """fc6 (4096), fc7 (4096), fc8 (classes) with ReLU and dropout, AlexNet Section 4.2.
 
     The paper drops the outputs of the hidden neurons of fc6 and fc7; torchvision (``dropout_first``) drops
@@ -144,7 +145,7 @@ def alexnet(
             _torchvision.load_pretrained(model, "alexnet")
         return model
     if pretrained:
-        raise ValueError("pretrained=True needs variant='torchvision': no weights of the paper's network exist")
+        raise ValueError("pretrained=True needs variant='torchvision': the paper's network has no weights")
     table = PAPER_CONVS if two_towers else [(c, k, s, p, 1, n, m) for c, k, s, p, _, n, m in PAPER_CONVS]
     return AlexNet(conv_features(table), fc_classifier(256 * 6 * 6, num_classes, dropout))
 
@@ -170,7 +171,7 @@ def _build_and_load(build: Callable[[], nn.Module], state: Mapping[str, torch.Te
 
 
 def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tensor]) -> AlexNet:
-    """Build ``alexnet(variant="torchvision")`` holding the weights of a torchvision AlexNet (or its state dict)."""
+    """Build ``alexnet(variant="torchvision")`` holding a torchvision AlexNet's (state dict's) weights."""
     state = _state_dict(tv_model_or_state_dict)
     num_classes = list(state.values())[-1].shape[0]  # fc8's bias
     return _build_and_load(lambda: alexnet(variant="torchvision", num_classes=num_classes), state)

@@ -101,7 +101,7 @@ def _features(config: tuple[tuple[str, ...], ...], batch_norm: bool) -> nn.Seque
             kernel, channels = _parse(entry)
             # "same" padding: the spatial size only changes in the pools (Section 2.1)
             layers[f"conv{s}_{i}"] = nn.Conv2d(in_channels, channels, kernel, padding=kernel // 2)
-            if batch_norm:  # not in the paper (2014 predates BN); torchvision's *_bn models keep the conv bias
+            if batch_norm:  # not in the paper (it predates BN); torchvision's *_bn keep the conv bias
                 layers[f"bn{s}_{i}"] = nn.BatchNorm2d(channels)
             layers[f"relu{s}_{i}"] = nn.ReLU()
             in_channels = channels
@@ -137,8 +137,9 @@ def vgg(
     model = VGG(_features(VGG_CONFIGS[config], batch_norm), _classifier(num_classes, dropout))
     if pretrained:
         if config not in _TORCHVISION_NAMES or num_classes != 1000:
-            raise ValueError(f"pretrained=True needs config in {', '.join(map(repr, _TORCHVISION_NAMES))} and "
-                             f"num_classes=1000, got config={config!r}, num_classes={num_classes}")
+            accepted = ", ".join(map(repr, _TORCHVISION_NAMES))
+            raise ValueError(f"pretrained=True needs config in {accepted} and num_classes=1000, "
+                             f"got config={config!r}, num_classes={num_classes}")
         _torchvision.load_pretrained(model, _TORCHVISION_NAMES[config] + ("_bn" if batch_norm else ""))
     return model
 
@@ -164,7 +165,7 @@ def vgg19(**kwargs) -> VGG:
 
 
 def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tensor]) -> VGG:
-    """Build the cnnedu VGG matching a torchvision VGG (any of vgg11..vgg19, with or without BN) and copy its weights.
+    """Build the cnnedu VGG matching a torchvision VGG (vgg11..vgg19, with or without BN) with its weights.
 
     The configuration is recognised from the shapes of the convolution weights.
     """
@@ -180,7 +181,7 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
         if ours == convs:
             num_classes = list(state.values())[-1].shape[0]
             return _build_and_load(partial(vgg, name, batch_norm=batch_norm, num_classes=num_classes), state)
-    raise ValueError(f"the state dict's convolutions match none of the VGG configurations {list(VGG_CONFIGS)}")
+    raise ValueError(f"the state dict's convolutions match none of the VGG configs {list(VGG_CONFIGS)}")
 
 
 vgg_from_torchvision = from_torchvision

@@ -1,0 +1,14 @@
+"""Shared test settings."""
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread_per_worker():
+    # pytest-xdist runs one worker per core; more torch threads than cores makes small ops 10x slower
+    torch.set_num_threads(1)
+    yield
