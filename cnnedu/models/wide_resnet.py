@@ -18,7 +18,6 @@ __all__ = ["wide_resnet", "wide_resnet50_2", "wide_resnet_from_torchvision", "WR
 
 # Zagoruyko and Komodakis, Table 1: after a 3x3 conv with 16 filters, three groups conv2, conv3, conv4 of
 # N = (d - 4) / 6 pre-activation blocks B(3,3) with 16k, 32k, 64k filters at 32x32, 16x16, 8x8.
-# (The 4 = the stem conv, the final FC, and the two 1x1 projections counted in d by the authors' code.)
 WRN_GROUPS = (16, 32, 64)
 
 
