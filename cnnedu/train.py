@@ -1,0 +1,426 @@
+"""Training for the notebooks: ``fit`` with a history, ``evaluate``, ``budget`` and seed-averaged ``compare``.
+
+One small loop that every experiment of the course shares: SGD with momentum and weight decay (AlexNet,
+Krizhevsky et al. 2012, Section 5) or Adam, optional cosine (Loshchilov & Hutter, arXiv:1608.03983) or step
+schedules (He et al. 2015, arXiv:1512.03385, Section 3.4), mixed precision and channels-last on CUDA, and an
+exactly repeatable run on the CPU for a given seed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnedu.env import get_device, seed_everything
+
+__all__ = ["History", "fit", "evaluate", "budget", "compare", "Comparison", "OPTIMIZERS", "SCHEDULERS"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = (None, "cosine", "step")
+_EPOCH_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "epoch_time", "lr")
+
+
+@dataclass
+class History:
+    """What ``fit`` measured: per-epoch lists, per-step lists, the device and the total time in seconds."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+    step_acc: list[float] = field(default_factory=list)
+    device: str = "cpu"
+    seconds: float = 0.0
+    steps_per_epoch: int = 0
+
+    def steps_to(self, train_error: float = 0.25, window: int | None = None) -> int | None:
+        """The first step at which the running training error falls below ``train_error``; None if never.
+
+        The running error is 1 - mean accuracy over the last ``window`` steps (default: one epoch's worth),
+        as in AlexNet's Fig. 1 (Krizhevsky et al. 2012), which compares ReLU and tanh by the epochs each needs
+        to reach 25 % training error. Steps are counted from 1.
+        """
+        if not 0 < train_error < 1:
+            raise ValueError(f"train_error must be between 0 and 1, got {train_error!r}")
+        window = window or self.steps_per_epoch or 1
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be a positive integer, got {window!r}")
+        total = 0.0
+        for i, acc in enumerate(self.step_acc):
+            total += acc
+            if i >= window:
+                total -= self.step_acc[i - window]
+            if i + 1 >= window and 1 - total / window < train_error:
+                return i + 1
+        return None
+
+    def final(self, metric: str = "test_acc") -> float:
+        """The last epoch's value of ``metric`` (one of the per-epoch lists)."""
+        if metric not in _EPOCH_METRICS:
+            raise ValueError(f"metric must be one of {', '.join(_EPOCH_METRICS)}; got {metric!r}")
+        values = getattr(self, metric)
+        return values[-1] if values else math.nan
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _main_output(out: Any) -> torch.Tensor:
+    """The logits in a model's output: the tensor, ``.logits`` (torchvision's GoogLeNetOutputs) or [0]."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if hasattr(out, "logits"):
+        return out.logits
+    if isinstance(out, (tuple, list)):
+        return out[0]
+    raise TypeError(f"cannot find the logits in a model output of type {type(out).__name__}")
+
+
+def _default_loss(out: Any, target: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(_main_output(out), target)
+
+
+def _autocast(device: torch.device) -> torch.autocast:
+    """bf16 autocast where the GPU supports it, else fp16 (which needs a GradScaler); off on the CPU."""
+    if device.type != "cuda":
+        return torch.autocast("cpu", enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _want_bar(progress: bool) -> bool:
+    """A live bar only where it renders: a terminal or a notebook; never under tests or in piped logs.
+
+    Set CNNEDU_NO_BAR=1 when executing notebooks to store outputs: the per-epoch summary lines remain.
+    """
+    if not progress or os.environ.get("CNNEDU_NO_BAR"):
+        return False
+    return _in_notebook() or sys.stderr.isatty()
+
+
+def _reseed_loader(loader: Iterable, seed: int) -> None:
+    """Re-seed the generator(s) that shuffle ``loader``: a run's data order then depends only on ``seed``."""
+    seen = set()
+    for obj in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
+        for holder in (obj, getattr(obj, "sampler", None)):
+            g = getattr(holder, "generator", None)
+            if isinstance(g, torch.Generator) and id(g) not in seen:
+                seen.add(id(g))
+                g.manual_seed(seed)
+
+
+def _make_optimizer(optimizer: str | Callable, params: Iterable[nn.Parameter], lr: float, momentum: float,
+                    weight_decay: float) -> torch.optim.Optimizer:
+    if callable(optimizer):
+        return optimizer(params)
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or a callable(params); "
+                     f"got {optimizer!r}")
+
+
+def _make_scheduler(scheduler: str | Callable | None, opt: torch.optim.Optimizer,
+                    total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Stepped once per optimizer step, so a run cut short by ``max_steps`` follows the whole schedule."""
+    if scheduler is None:
+        return None
+    if callable(scheduler):
+        return scheduler(opt, total_steps)
+    if scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
+    if scheduler == "step":  # divide by 10 at 50 % and 75 % of training, the ResNet CIFAR schedule's shape
+        milestones = [int(total_steps * 0.5), int(total_steps * 0.75)]
+        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
+    raise ValueError(f"scheduler must be None, 'cosine', 'step' or a callable(optimizer, total_steps); "
+                     f"got {scheduler!r}")
+
+
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    if device.type == "cuda" and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+# ----------------------------------------------------------------------------------------------------------
+# evaluate, fit
+# ----------------------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable,
+             device: torch.device | str | None = None) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy (a fraction) of ``model`` over ``loader``, in eval mode."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    try:
+        for x, y in loader:
+            x, y = _to_device(x, device), y.to(device)
+            with _autocast(device):
+                logits = _main_output(model(x))
+            loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+            count += len(y)
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("loader yielded no examples")
+    return loss_sum / count, correct / count
+
+
+def fit(
+    model: nn.Module,
+    data: Sequence,
+    epochs: int = 1,
+    lr: float = 0.05,
+    optimizer: str | Callable = "sgd",
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    max_steps: int | None = None,
+    scheduler: str | Callable | None = None,
+    loss_fn: Callable[[Any, torch.Tensor], torch.Tensor] | None = None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> History:
+    """Train ``model`` on ``data = (train_loader, test_loader or None)`` and return its History.
+
+    SGD with momentum 0.9 and weight decay 5e-4 by default (Krizhevsky et al. 2012, Section 5). The device
+    is ``cnnedu.get_device()`` unless given; on CUDA the model runs channels-last under autocast (bf16, or
+    fp16 with a GradScaler). ``seed`` seeds torch and the loaders' shuffling, so on the CPU two runs of the
+    same model repeat exactly. ``loss_fn(outputs, target)`` receives the model's whole output (a tuple for
+    models with auxiliary classifiers, e.g. GoogLeNet); accuracy uses the main output. ``augment(x)`` is
+    applied to each training batch on the device. ``max_steps`` stops early (the schedule spans it).
+    """
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError("data must be a pair (train_loader, test_loader) or (train_loader, None)")
+    train_loader, test_loader = data
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
+        raise ValueError(f"max_steps must be None or a positive integer, got {max_steps!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+
+    device = torch.device(device) if device is not None else get_device()
+    seed_everything(seed)
+    _reseed_loader(train_loader, seed)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    loss_fn = loss_fn or _default_loss
+    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    steps_per_epoch = len(train_loader)
+    total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    sched = _make_scheduler(scheduler, opt, total_steps)
+    amp = _autocast(device)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp.fast_dtype == torch.float16)
+    hist = History(device=str(device), steps_per_epoch=steps_per_epoch)
+    bar_on = _want_bar(progress)
+    start, step = time.perf_counter(), 0
+
+    for epoch in range(epochs):
+        model.train()
+        t0, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
+        hist.lr.append(opt.param_groups[0]["lr"])  # the rate this epoch starts with
+        batches = train_loader
+        if bar_on:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", leave=False, mininterval=0.5)
+        for x, y in batches:
+            x, y = _to_device(x, device), y.to(device)
+            if augment is not None:
+                x = augment(x)
+            with amp:
+                out = model(x)
+                loss = loss_fn(out, y)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            if sched is not None:
+                sched.step()
+            # one host sync per step for the curves; cheap next to a training step at these sizes
+            batch_loss = loss.item()
+            batch_correct = (_main_output(out).argmax(1) == y).sum().item()
+            hist.step_loss.append(batch_loss)
+            hist.step_acc.append(batch_correct / len(y))
+            loss_sum, correct, count = loss_sum + batch_loss * len(y), correct + batch_correct, count + len(y)
+            step += 1
+            if bar_on and step % 10 == 0:
+                batches.set_postfix(loss=f"{batch_loss:.3f}", refresh=False)
+            if step >= total_steps:
+                break
+        if bar_on:
+            batches.close()
+        hist.train_loss.append(loss_sum / max(count, 1))
+        hist.train_acc.append(correct / max(count, 1))
+        if test_loader is not None:
+            test_loss, test_acc = evaluate(model, test_loader, device)
+            hist.test_loss.append(test_loss)
+            hist.test_acc.append(test_acc)
+        hist.epoch_time.append(time.perf_counter() - t0)
+        if progress:
+            line = (f"epoch {epoch + 1}/{epochs}: train loss {hist.train_loss[-1]:.3f} "
+                    f"acc {100 * hist.train_acc[-1]:.1f} %")
+            if test_loader is not None:
+                line += f", test loss {hist.test_loss[-1]:.3f} acc {100 * hist.test_acc[-1]:.1f} %"
+            print(line + f" ({hist.epoch_time[-1]:.1f} s, {device.type})", flush=True)
+        if step >= total_steps:
+            break
+    hist.seconds = time.perf_counter() - start
+    return hist
+
+
+def budget(cpu: Any, gpu: Any) -> Any:
+    """``gpu`` when CUDA is present, else ``cpu``: one cell sizes its experiment to the hardware.
+
+    Example: ``epochs, n_train = budget(cpu=(2, 4000), gpu=(30, 50000))``.
+    """
+    return gpu if torch.cuda.is_available() else cpu
+
+
+# ----------------------------------------------------------------------------------------------------------
+# compare: several models, several seeds, honest about noise
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """Final ``metric`` per model and seed, with mean, spread and a verdict that respects the spread.
+
+    Noise rule (``within_noise``): two models differ only if their means are further apart than twice the
+    combined seed-to-seed spread, |mean_a - mean_b| >= 2 sqrt(std_a^2 + std_b^2), with std the sample
+    standard deviation over seeds. It is deliberately conservative for 2-5 seeds (the spread of a mean is
+    smaller, but is itself poorly estimated from so few runs). With a single seed there is no spread, and
+    every difference counts as within noise.
+    """
+
+    metric: str
+    seeds: tuple[int, ...]
+    results: dict[str, list[float]] = field(default_factory=dict)
+    histories: dict[str, list[History]] = field(default_factory=dict)
+
+    def _check(self, name: str) -> list[float]:
+        if name not in self.results:
+            raise ValueError(f"name must be one of {', '.join(self.results)}; got {name!r}")
+        return self.results[name]
+
+    def mean(self, name: str) -> float:
+        values = self._check(name)
+        return sum(values) / len(values)
+
+    def std(self, name: str) -> float:
+        """Sample standard deviation over seeds (0 for a single seed)."""
+        values = self._check(name)
+        if len(values) < 2:
+            return 0.0
+        m = self.mean(name)
+        return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+    def noise(self, a: str, b: str) -> float:
+        """The threshold of the noise rule: 2 sqrt(std_a^2 + std_b^2)."""
+        return 2 * math.sqrt(self.std(a) ** 2 + self.std(b) ** 2)
+
+    def within_noise(self, a: str, b: str) -> bool:
+        """True when the difference of means is smaller than the noise threshold (or no spread is known)."""
+        if min(len(self._check(a)), len(self._check(b))) < 2:
+            return True
+        return abs(self.mean(a) - self.mean(b)) < self.noise(a, b)
+
+    def _fmt(self, value: float) -> str:
+        return f"{100 * value:.1f} %" if "acc" in self.metric else f"{value:.3f}"
+
+    def _fmt_diff(self, value: float) -> str:
+        return f"{100 * value:.1f} points" if "acc" in self.metric else f"{value:.3f}"
+
+    def table(self) -> str:
+        """One line per model: mean +- std of the metric and the value of each seed."""
+        rows = [(name, f"{self._fmt(self.mean(name))} ± {self._fmt_diff(self.std(name)).split()[0]}",
+                 ", ".join(self._fmt(v) for v in values)) for name, values in self.results.items()]
+        head = ("model", f"{self.metric} (mean ± std)", f"seeds {', '.join(map(str, self.seeds))}")
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(3)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                 for r in [head, *rows]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def verdict(self, a: str, b: str) -> str:
+        """A sentence comparing ``a`` and ``b`` that says when the difference is within seed-to-seed noise."""
+        ma, mb, n = self.mean(a), self.mean(b), len(self.seeds)
+        stats = (f"{a}: {self._fmt(ma)} ± {self._fmt_diff(self.std(a))}, {b}: {self._fmt(mb)} ± "
+                 f"{self._fmt_diff(self.std(b))} ({self.metric}, mean ± std over {n} seed{'s' * (n != 1)})")
+        if min(len(self.results[a]), len(self.results[b])) < 2:
+            return f"{stats}. One seed gives no estimate of the noise: run more seeds before concluding."
+        gap = abs(ma - mb)
+        if self.within_noise(a, b):
+            return (f"{stats}. The difference of {self._fmt_diff(gap)} is within noise (threshold "
+                    f"{self._fmt_diff(self.noise(a, b))}): these runs do not show that either is better.")
+        higher_is_better = "loss" not in self.metric and "time" not in self.metric
+        better, worse = (a, b) if (ma > mb) == higher_is_better else (b, a)
+        return (f"{stats}. {better} beats {worse} by {self._fmt_diff(gap)}, more than the noise threshold of "
+                f"{self._fmt_diff(self.noise(a, b))}.")
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def compare(builders: dict[str, Callable[[], nn.Module]], data: Sequence, seeds: Sequence[int] = (0, 1, 2),
+            metric: str = "test_acc", **fit_kwargs: Any) -> Comparison:
+    """Train every model of ``builders`` once per seed under identical settings and collect ``metric``.
+
+    Each builder is called after ``seed_everything(seed)``, so the initial weights depend on the seed; the
+    same seed then drives ``fit`` (data order, dropout). Returns a Comparison (mean, std, table, verdict).
+    """
+    if not builders:
+        raise ValueError("builders must name at least one model")
+    if metric not in _EPOCH_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(_EPOCH_METRICS)}; got {metric!r}")
+    if metric.startswith("test") and data[1] is None:
+        raise ValueError(f"metric {metric!r} needs a test loader: data must be (train_loader, test_loader)")
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    progress = fit_kwargs.pop("progress", False)
+    comp = Comparison(metric=metric, seeds=seeds)
+    for name, build in builders.items():
+        comp.results[name], comp.histories[name] = [], []
+        for seed in seeds:
+            seed_everything(seed)
+            hist = fit(build(), data, seed=seed, progress=progress, **fit_kwargs)
+            comp.results[name].append(hist.final(metric))
+            comp.histories[name].append(hist)
+            print(f"{name}, seed {seed}: {metric} {comp._fmt(comp.results[name][-1])} ({hist.seconds:.1f} s)",
+                  flush=True)
+    return comp
