@@ -49,6 +49,7 @@ def seed_everything(seed: int = 0) -> None:
 def use_style() -> None:
     """Apply the single matplotlib style that every figure of the course uses."""
     import matplotlib as mpl
+    import matplotlib.pyplot  # noqa: F401  (in Jupyter this loads the inline backend, which displays Figures)
 
     mpl.rcParams.update(STYLE)
 

@@ -100,6 +100,7 @@ class Explorer:
     figure: Figure | None = None
     error: str | None = None
     handle: Any = field(default=None, repr=False)
+    readout_handle: Any = field(default=None, repr=False)
 
     def values(self) -> dict[str, Any]:
         return {name: control.value for name, control in self.controls.items()}
@@ -116,6 +117,8 @@ class Explorer:
             shown = HTML(f"<pre style='color:#b00'>{self.error}</pre>")
         if self.handle is not None:
             self.handle.update(shown)
+        if self.readout_handle is not None:
+            self.readout_handle.update(_readout(self.figure if self.error is None else None, self.error))
 
     def _ipython_display_(self) -> None:
         """Already on screen: the controls and the figure were displayed when the explorer was built."""
@@ -133,10 +136,24 @@ def _explorer(update: Callable[..., Figure], controls: Mapping[str, Any], column
     display(widgets.VBox(rows))
     explorer.figure = update(**explorer.values())
     # outside IPython display() prints and returns None: the explorer still works, without a screen
+    explorer.readout_handle = display(_readout(explorer.figure), display_id=True)
     explorer.handle = display(explorer.figure, display_id=True)
     for control in items:
         control.observe(explorer.redraw, names="value")
     return explorer
+
+
+def _readout(figure: Figure | None, error: str | None = None) -> Any:
+    """The figure's key numbers (its titles that hold digits) as one line of text, also for screen readers."""
+    import html
+
+    from IPython.display import HTML
+
+    if figure is None:
+        return HTML(f"<div class='cnnedu-readout' style='color:#b00'>{html.escape(error or '')}</div>")
+    titles = [t.get_text() for t in figure.texts] + [ax.get_title() for ax in figure.axes]
+    line = " · ".join(" ".join(t.split()) for t in titles if any(ch.isdigit() for ch in t))
+    return HTML(f"<div class='cnnedu-readout' style='font-family:monospace'>{html.escape(line)}</div>")
 
 
 def _slider(kind: str, description: str, **kw: Any) -> Any:
