@@ -109,7 +109,7 @@ class Explorer:
         """Recompute the figure from the controls and replace the displayed one."""
         try:
             self.figure, self.error = self.update(**self.values()), None
-            shown: Any = self.figure
+            shown: Any = _as_image(self.figure)
         except ValueError as err:  # e.g. a feature map that vanishes: say so instead of a traceback
             from IPython.display import HTML
 
@@ -137,10 +137,21 @@ def _explorer(update: Callable[..., Figure], controls: Mapping[str, Any], column
     explorer.figure = update(**explorer.values())
     # outside IPython display() prints and returns None: the explorer still works, without a screen
     explorer.readout_handle = display(_readout(explorer.figure), display_id=True)
-    explorer.handle = display(explorer.figure, display_id=True)
+    explorer.handle = display(_as_image(explorer.figure), display_id=True)
     for control in items:
         control.observe(explorer.redraw, names="value")
     return explorer
+
+
+def _as_image(figure: Figure) -> Any:
+    """The figure as a PNG display object: shown the same whatever matplotlib backend the kernel has."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return Image(data=buffer.getvalue(), format="png")
 
 
 def _readout(figure: Figure | None, error: str | None = None) -> Any:

@@ -1,0 +1,152 @@
+"""End to end in a real browser: JupyterLab on localhost, driven by headless Chromium through Playwright.
+
+Opens the SENet, MobileNet v1 and EfficientNet notebooks, runs them, moves the reduction-ratio, width-multiplier
+and phi sliders, and checks that the numbers and the figure change. Screenshots go to tests/screenshots/.
+Skipped, with a message, where Chromium or Playwright is not installed (`.ci/run` installs Chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+NOTEBOOK_DIR = Path(os.environ.get("CNNEDU_NOTEBOOK_DIR", ROOT / "notebooks"))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CASES = [  # notebook, slider label, key presses (ArrowRight) to move it
+    ("12_senet.ipynb", "reduction r", 4),
+    ("10_mobilenet_v1.ipynb", "width α", 3),
+    ("14_efficientnet.ipynb", "φ", 2),
+]
+
+pytestmark = pytest.mark.browser
+
+if CHROMIUM is None:
+    pytest.skip("Chromium is not installed (apt-get install chromium): browser test skipped", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: browser test skipped")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on localhost over a scratch copy of the notebooks."""
+    workdir = tmp_path_factory.mktemp("lab")
+    for name, _, _ in CASES:
+        if (NOTEBOOK_DIR / name).exists():
+            shutil.copy(NOTEBOOK_DIR / name, workdir / name)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    jupyter = Path(sys.executable).with_name("jupyter")
+    server = subprocess.Popen(
+        [str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workdir}", "--expose-app-in-browser",
+         "--allow-root", "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("JupyterLab did not start on localhost within 60 s")
+    yield url, token, workdir
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+RUN_ALL = """async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.context.sessionContext.ready;
+  app.commands.execute('notebook:run-all-cells');  // not awaited: progress is polled below
+}"""
+
+BUSY = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.context.sessionContext.session?.kernel;
+  const pending = [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'));
+  return !kernel || kernel.status !== 'idle' || pending;
+}"""
+
+
+@pytest.mark.parametrize("notebook, label, presses", CASES, ids=[c[0] for c in CASES])
+def test_slider_changes_numbers_and_figure(lab, browser, notebook, label, presses):
+    url, token, workdir = lab
+    if not (workdir / notebook).exists():
+        pytest.fail(f"notebooks/{notebook} is missing")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        # a workspace of its own, reset, so that tabs left open by another test are not restored
+        stem = Path(notebook).stem
+        page.goto(f"{url}/lab/workspaces/{stem}/tree/{notebook}?reset&token={token}", timeout=60_000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget?.context",
+                               timeout=60_000)
+        page.evaluate(RUN_ALL)
+        time.sleep(2)
+        page.wait_for_function(f"() => !({BUSY})()", timeout=300_000, polling=1000)
+        tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count()
+        assert tracebacks == 0, f"{notebook}: a cell raised an error in JupyterLab"
+
+        slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text=label)).first
+        slider.scroll_into_view_if_needed()
+        cell = page.locator(".jp-Cell", has=slider).first
+        readout, figure = cell.locator(".cnnedu-readout").first, cell.locator(".jp-OutputArea-output img").last
+        before_text, before_img = readout.inner_text(), figure.get_attribute("src")
+        assert before_text and before_img, "the widget shows no numbers or no figure for its default values"
+        page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_before.png"))
+
+        handle = slider.locator(".noUi-handle").first
+        handle.focus()
+        for _ in range(presses):
+            page.keyboard.press("ArrowRight")
+        # the display is replaced (new elements), so read the cell afresh until both have changed
+        deadline, after_text, after_img = time.time() + 60, before_text, before_img
+        while time.time() < deadline and (after_text == before_text or after_img == before_img):
+            time.sleep(0.5)
+            after_text = cell.locator(".cnnedu-readout").first.inner_text()
+            after_img = cell.locator(".jp-OutputArea-output img").last.get_attribute("src")
+        slider.scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_after.png"))
+        assert after_text != before_text, f"the numbers did not change: {after_text!r}"
+        assert after_img != before_img, "the figure did not change"
+        assert any(ch.isdigit() for ch in after_text)
+    finally:
+        page.close()
