@@ -977,8 +977,9 @@ def save_figure(fig: Figure, name: str, directory: str | Path = "figures") -> tu
         folder = (_repository_root() or Path.cwd()) / folder
     folder.mkdir(parents=True, exist_ok=True)
     png, svg = folder / f"{stem}.png", folder / f"{stem}.svg"
-    fig.savefig(png, dpi=150, bbox_inches="tight")
-    # svg text stays text (editable on slides) instead of paths
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(svg, bbox_inches="tight")
+    fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    # svg text stays text (editable on slides) instead of paths; a fixed salt and no date keep the file
+    # identical from run to run, so regenerating figures does not churn the repository
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cnnedu"}):
+        fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
     return png, svg
