@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         text = path.read_text(encoding="utf-8")
         nb = json.loads(text)
+        for cell in nb["cells"]:  # nbformat may store sources as lists of lines: compare the text only
+            cell["source"] = _source(cell)
         before = json.dumps(nb, sort_keys=True)
         render(nb, path)
         if json.dumps(nb, sort_keys=True) != before:
