@@ -101,9 +101,12 @@ def engine() -> list[str]:
         f"| small CNN (32-64-128), one epoch of 8k images, CPU | {history.epoch_time[0]:.1f} s |",
         f"| small CNN test accuracy after 3 epochs | {history.test_acc[-1]:.1%} |",
     ]
+    rendered = widgets.benchmark_updates(render=True)
     for name, stats in widgets.benchmark_updates().items():
-        p50, p95 = stats["p50"] * 1000, stats["p95"] * 1000
-        lines.append(f"| widget `{name}` update p50 / p95 | {p50:.0f} / {p95:.0f} ms |")
+        shown = rendered[name]
+        lines.append(f"| widget `{name}` update p50 / p95: figure / figure drawn to PNG | "
+                     f"{stats['p50_ms']:.0f} / {stats['p95_ms']:.0f} ms; "
+                     f"{shown['p50_ms']:.0f} / {shown['p95_ms']:.0f} ms |")
     lines += ["", "Target for widget updates: p95 150 ms or less after the first call.", ""]
     return lines
 
