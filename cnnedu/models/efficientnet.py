@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from cnnedu.blocks import ConvBNAct, InvertedResidual, check_positive, make_divisible
+from cnnedu.models._init import init_mobile_weights
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
 
 __all__ = [
@@ -146,28 +147,10 @@ class EfficientNet(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.eps, m.momentum = bn
-        _init_weights(self)
+        init_mobile_weights(self, linear="uniform")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.features(x)).flatten(1))
-
-
-def _init_weights(model: nn.Module) -> None:
-    # torchvision's (and the reference code's) initialization: He fan-out convolutions, uniform classifier
-    if next(model.parameters()).is_meta:  # nothing to initialize, and meta random ops are slow
-        return
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            bound = 1.0 / math.sqrt(m.out_features)
-            nn.init.uniform_(m.weight, -bound, bound)
-            nn.init.zeros_(m.bias)
 
 
 def _check_common(num_classes: int, dropout: float, drop_path_rate: float) -> None:

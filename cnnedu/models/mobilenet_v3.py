@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from cnnedu.blocks import ConvBNAct, InvertedResidual, check_positive, make_divisible
+from cnnedu.models._init import init_mobile_weights
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
 from cnnedu.models.mobilenet_v1 import check_width_mult
 
@@ -115,27 +116,10 @@ class MobileNetV3(nn.Module):
             if isinstance(m, nn.BatchNorm2d):
                 m.eps, m.momentum = 1e-3, 0.01
         self.width_mult = width_mult
-        _init_weights(self)
+        init_mobile_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.features(x)).flatten(1))
-
-
-def _init_weights(model: nn.Module) -> None:
-    # torchvision's initialization: He (fan-out) for convolutions, N(0, 0.01) for the fully connected layers
-    if next(model.parameters()).is_meta:  # nothing to initialize, and meta random ops are slow
-        return
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
 
 
 def mobilenet_v3(variant: str = "large", width_mult: float = 1.0, num_classes: int = 1000,
