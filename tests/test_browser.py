@@ -128,8 +128,18 @@ def test_slider_changes_numbers_and_figure(lab, browser, notebook, label, presse
         slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text=label)).first
         slider.scroll_into_view_if_needed()
         cell = page.locator(".jp-Cell", has=slider).first
-        readout, figure = cell.locator(".cnnedu-readout").first, cell.locator(".jp-OutputArea-output img").last
-        before_text, before_img = readout.inner_text(), figure.get_attribute("src")
+
+        def shown() -> tuple[str, str | None]:
+            # text_content, not inner_text: JupyterLab may not lay out cells outside the viewport
+            readouts, images = cell.locator(".cnnedu-readout"), cell.locator(".jp-OutputArea-output img")
+            text = readouts.first.text_content() if readouts.count() else ""
+            return (text or "").strip(), images.last.get_attribute("src") if images.count() else None
+
+        deadline = time.time() + 60
+        before_text, before_img = shown()
+        while time.time() < deadline and not (before_text and before_img):
+            time.sleep(0.5)
+            before_text, before_img = shown()
         assert before_text and before_img, "the widget shows no numbers or no figure for its default values"
         page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_before.png"))
 
@@ -138,11 +148,10 @@ def test_slider_changes_numbers_and_figure(lab, browser, notebook, label, presse
         for _ in range(presses):
             page.keyboard.press("ArrowRight")
         # the display is replaced (new elements), so read the cell afresh until both have changed
-        deadline, after_text, after_img = time.time() + 60, before_text, before_img
+        deadline, after_text, after_img = time.time() + 90, before_text, before_img
         while time.time() < deadline and (after_text == before_text or after_img == before_img):
             time.sleep(0.5)
-            after_text = cell.locator(".cnnedu-readout").first.inner_text()
-            after_img = cell.locator(".jp-OutputArea-output img").last.get_attribute("src")
+            after_text, after_img = shown()
         slider.scroll_into_view_if_needed()
         page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_after.png"))
         assert after_text != before_text, f"the numbers did not change: {after_text!r}"
