@@ -50,16 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--json", type=Path, help="write the measurements here")
     parser.add_argument("--no-save", action="store_true", help="measure only, leave the files as they are")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (raise it on a loaded machine)")
     args = parser.parse_args(argv)
     paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    results = []
+    results, failed = [], 0
     for path in paths:
-        result = run(path, save=not args.no_save)
+        try:
+            result = run(path, timeout=args.timeout, save=not args.no_save)
+            print(f"{result['notebook']:<32} {result['seconds']:>7.1f} s {result['peak_rss_mb']:>7} MB", flush=True)
+        except Exception as err:  # keep going: one broken notebook should not hide the others' numbers
+            failed += 1
+            result = {"notebook": path.name, "error": f"{type(err).__name__}: {str(err)[-300:]}"}
+            print(f"{path.name:<32} FAILED {result['error']}", flush=True)
         results.append(result)
-        print(f"{result['notebook']:<32} {result['seconds']:>7.1f} s {result['peak_rss_mb']:>7} MB", flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
-    return 0
+        if args.json:  # written after every notebook, so a run cut short still reports what it measured
+            args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
