@@ -23,15 +23,6 @@ from cnnedu.models.googlenet import (
 from cnnedu.models.vgg import VGG_CONFIGS, vgg_from_torchvision
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # on a shared 2-core machine, two intra-op threads spin against each other: 10x slower than one
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def meta(build, *args, **kwargs) -> nn.Module:
     with torch.device("meta"):
         return build(*args, **kwargs)

@@ -29,15 +29,6 @@ from cnnedu.models.xception import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # the CPU tests here are tiny; one thread avoids OpenMP oversubscription on a busy machine (10x faster)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _meta(build, *args, **kwargs) -> nn.Module:
     with torch.device("meta"):
         return build(*args, **kwargs)

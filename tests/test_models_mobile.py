@@ -34,14 +34,6 @@ from cnnedu.models import (
 effnet = sys.modules["cnnedu.models.efficientnet"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # the inputs here are tiny: extra threads only add synchronisation, which on a busy machine costs seconds
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def meta(build, *args, **kwargs) -> nn.Module:
     with torch.device("meta"):

@@ -23,14 +23,6 @@ def _blobs(n: int = 256, seed: int = 0) -> TensorDataset:
     return TensorDataset(x, y)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models on a shared 2-core machine: a second OpenMP thread only waits for the first
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def data():
