@@ -393,6 +393,8 @@ for _f, _spec in (
 
 def _window_args(func, args, kwargs):
     """(kernel, stride, padding, dilation) of a convolution or pooling call, or None for other calls."""
+    if func is torch.Tensor.__getitem__:
+        return _subsample_args(args[1])
     spec = _WINDOW_SPECS.get(func)
     if spec is None:
         return None
@@ -412,6 +414,22 @@ def _window_args(func, args, kwargs):
     kernel = bound["kernel_size"]
     stride = bound.get("stride") or kernel
     return kernel, stride, bound.get("padding", 0), bound.get("dilation", 1)
+
+
+def _subsample_args(index):
+    """A strided slice of the spatial axes, ``x[..., ::s, ::s]`` (ResNet's option-A shortcut), as a 1x1 window.
+
+    Returns None for other indexing (channel slices), which leaves the spatial field unchanged.
+    """
+    if not isinstance(index, tuple) or len(index) < 2:
+        return None
+    spatial = index[-2:]
+    if not all(isinstance(i, slice) and i.start in (None, 0) and i.stop is None for i in spatial):
+        return None
+    steps = tuple(i.step or 1 for i in spatial)
+    if steps == (1, 1):
+        return None
+    return (1, 1), steps, 0, 1
 
 
 class _FieldMode(torch.overrides.TorchFunctionMode):

@@ -233,3 +233,14 @@ def test_effective_receptive_field_is_centred_and_smaller_than_theoretical():
     assert erf.shape == (21, 21) and erf.max() == 1
     assert erf[10, 10] > 0 and erf[0, 0] == 0  # theoretical field 9x9 around the centre
     assert erf[6:15, 6:15].sum() == pytest.approx(erf.sum())
+
+
+def test_strided_slice_shortcut_is_a_subsampling():
+    from cnnedu.models import resnet_cifar
+
+    # option A subsamples the identity with x[:, :, ::2, ::2]; its field must align with the 3x3 stride-2 path
+    with torch.device("meta"):
+        a, b = resnet_cifar(20, shortcut="A"), resnet_cifar(20, shortcut="B")
+    rf_a, rf_b = receptive_field(a, (3, 32, 32)), receptive_field(b, (3, 32, 32))
+    assert (rf_a.size, rf_a.stride, rf_a.padding) == (rf_b.size, rf_b.stride, rf_b.padding)
+    assert rf_a.stride == 4
