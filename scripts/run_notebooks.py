@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{result['notebook']:<32} {result['seconds']:>7.1f} s {result['peak_rss_mb']:>7} MB", flush=True)
         except Exception as err:  # keep going: one broken notebook should not hide the others' numbers
             failed += 1
-            result = {"notebook": path.name, "error": f"{type(err).__name__}: {str(err)[-300:]}"}
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # the traceback without terminal colours
+            result = {"notebook": path.name, "error": f"{type(err).__name__}: {text[-300:]}", "traceback": text[-3000:]}
             print(f"{path.name:<32} FAILED {result['error']}", flush=True)
         results.append(result)
         if args.json:  # written after every notebook, so a run cut short still reports what it measured

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 from torchvision import datasets
 
 from cnnedu.data import (
@@ -21,7 +20,8 @@ from cnnedu.data import (
     shapes_dataset,
     to_tensor_photo,
 )
-from cnnedu.train import fit
+from cnnedu.models import linear_classifier, small_cnn
+from cnnedu.train import QUICK, fit
 
 
 @pytest.fixture(scope="module")
@@ -188,14 +188,6 @@ def test_pca_augment_adds_one_shift_per_image_along_the_eigenvectors():
         PCAColorAugment(std=-1)
 
 
-def _small_cnn() -> nn.Module:
-    def block(i: int, o: int) -> list[nn.Module]:
-        return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
-
-    return nn.Sequential(*block(3, 16), nn.MaxPool2d(2), *block(16, 32), nn.MaxPool2d(2), *block(32, 64),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
-
-
 @pytest.fixture(scope="module")
 def small_data():
     return loaders(n_train=3000, n_test=500, batch_size=32)
@@ -203,12 +195,11 @@ def small_data():
 
 def test_small_cnn_learns(small_data):
     torch.manual_seed(0)
-    hist = fit(_small_cnn(), small_data, epochs=3, lr=0.05, scheduler="cosine", progress=False)
-    assert hist.test_acc[-1] > 0.5  # chance is 0.1
+    hist = fit(small_cnn(), small_data, epochs=3, progress=False, **QUICK)
+    assert hist.test_acc[-1] > 0.6  # chance is 0.1; the full recipe (8k images, 4 epochs) reaches over 95 %
 
 
 def test_linear_model_is_clearly_worse(small_data):
     torch.manual_seed(0)
-    linear = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
-    hist = fit(linear, small_data, epochs=3, lr=0.01, scheduler="cosine", progress=False)
-    assert hist.test_acc[-1] < 0.35
+    hist = fit(linear_classifier(), small_data, epochs=3, progress=False, **QUICK)
+    assert hist.test_acc[-1] < 0.3

@@ -346,3 +346,20 @@ def test_unknown_vgg_config_lists_the_accepted_names():
     with pytest.raises(ValueError) as err:
         vgg("vgg16")
     assert all(repr(c) in str(err.value) for c in ("A", "A-LRN", "B", "C", "D", "E"))
+
+
+def test_baselines_counts_field_and_errors():
+    from cnnedu.models import linear_classifier, small_cnn
+
+    net = small_cnn()
+    assert count_params(net) == 61_338 and count_macs(net, (3, 32, 32)) == 3_392_128
+    assert receptive_field(net, (3, 32, 32)).size == 38
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert small_cnn(1, 4, widths=(8,))(torch.randn(1, 1, 16, 16)).shape == (1, 4)
+    assert count_params(linear_classifier()) == 3 * 32 * 32 * 10 + 10
+    with pytest.raises(ValueError, match="widths"):
+        small_cnn(widths=(16, 0))
+    with pytest.raises(ValueError, match="in_channels"):
+        small_cnn(in_channels=0)
+    with pytest.raises(ValueError, match="size"):
+        linear_classifier(size=-1)

@@ -6,6 +6,7 @@ memory, and each family module holds its stage table written like the paper's ta
 
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order, torchvision_model
 from cnnedu.models.alexnet import *  # noqa: F403
+from cnnedu.models.baseline import *  # noqa: F403
 from cnnedu.models.densenet import *  # noqa: F403
 from cnnedu.models.efficientnet import *  # noqa: F403
 from cnnedu.models.googlenet import *  # noqa: F403
