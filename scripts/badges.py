@@ -23,6 +23,7 @@ BADGE_START, BADGE_END = "<!-- badges -->", "<!-- /badges -->"
 README = ROOT / "README.md"
 MAP_START, MAP_END = "<!-- course-map -->", "<!-- /course-map -->"
 TIMES = ROOT / "benchmarks" / "notebook_times.json"  # written by benchmarks/run.py
+TIME_START, TIME_END = "<!-- time -->", "<!-- /time -->"
 
 # notebook number -> (paper, year, the idea in one line, widgets)
 COURSE = {
@@ -77,8 +78,21 @@ def _replace_between(text: str, start: str, end: str, new: str) -> str | None:
     return pattern.sub(lambda _m: new, text, count=1) if pattern.search(text) else None
 
 
-def render(nb: dict, path: Path) -> dict:
-    """Return ``nb`` with its badge line (first cell) and install block (first code cell) up to date."""
+def measured_times() -> dict[str, dict]:
+    """benchmarks/notebook_times.json by notebook file name ({} before the first ``make benchmark``)."""
+    return {r["notebook"]: r for r in json.loads(TIMES.read_text())} if TIMES.exists() else {}
+
+
+def time_line(path: Path, times: dict[str, dict]) -> str:
+    r = times.get(path.name)
+    text = ("Time to run: not measured yet (`make benchmark` measures it)." if r is None or "seconds" not in r else
+            f"Time to run: {r['seconds']:.0f} s and {r['peak_rss_mb']:,} MB at most on an idle 2-core CPU, "
+            "measured by `make benchmark` (benchmarks/REPORT.md).")
+    return f"{TIME_START}{text}{TIME_END}"
+
+
+def render(nb: dict, path: Path, times: dict[str, dict] | None = None) -> dict:
+    """Return ``nb`` with its badge line and measured run time (first cell) and install block up to date."""
     cells = nb["cells"]
     first = _source(cells[0])
     badge = badge_line(path)
@@ -86,7 +100,9 @@ def render(nb: dict, path: Path) -> dict:
     if updated is None:  # insert under the title line
         lines = first.split("\n")
         updated = "\n".join([lines[0], "", badge, *lines[1:]])
-    cells[0]["source"] = updated
+    timed = time_line(path, measured_times() if times is None else times)
+    with_time = _replace_between(updated, TIME_START, TIME_END, timed)
+    cells[0]["source"] = with_time if with_time is not None else updated.rstrip("\n") + "\n\n" + timed
     code = next(c for c in cells if c["cell_type"] == "code")
     src = _source(code)
     block = install_block()
@@ -97,7 +113,7 @@ def render(nb: dict, path: Path) -> dict:
 
 def course_map() -> str:
     """The README's course map: one row per notebook, with its measured CPU time and Colab / Binder links."""
-    times = {r["notebook"]: r["seconds"] for r in json.loads(TIMES.read_text())} if TIMES.exists() else {}
+    times = {name: r["seconds"] for name, r in measured_times().items() if "seconds" in r}
     lines = [MAP_START, "| # | notebook | paper | year | the idea | widgets | CPU time | open |",
              "|---|---|---|---|---|---|---:|---|"]
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
@@ -119,18 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="report stale notebooks instead of fixing them")
     args = parser.parse_args(argv)
-    stale = []
+    import nbformat
+
+    stale, times = [], measured_times()
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
-        text = path.read_text(encoding="utf-8")
-        nb = json.loads(text)
-        for cell in nb["cells"]:  # nbformat may store sources as lists of lines: compare the text only
-            cell["source"] = _source(cell)
+        nb = nbformat.read(path, as_version=4)  # sources as text; written back as nbformat writes them
         before = json.dumps(nb, sort_keys=True)
-        render(nb, path)
+        render(nb, path, times)
         if json.dumps(nb, sort_keys=True) != before:
             stale.append(path.name)
             if not args.check:
-                path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                nbformat.write(nb, path)
     readme = README.read_text(encoding="utf-8")
     new_readme = _replace_between(readme, MAP_START, MAP_END, course_map())
     if new_readme is not None and new_readme != readme:
