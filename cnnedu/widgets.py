@@ -30,6 +30,7 @@ from cnnedu.env import use_style
 
 __all__ = [
     "Explorer",
+    "FigureRenderer",
     "conv_numbers",
     "conv_update",
     "conv_widget",
@@ -101,6 +102,7 @@ class Explorer:
     error: str | None = None
     handle: Any = field(default=None, repr=False)
     readout_handle: Any = field(default=None, repr=False)
+    renderer: FigureRenderer = field(default_factory=lambda: FigureRenderer(()), repr=False)
 
     def values(self) -> dict[str, Any]:
         return {name: control.value for name, control in self.controls.items()}
@@ -108,8 +110,9 @@ class Explorer:
     def redraw(self, _change: Any = None) -> None:
         """Recompute the figure from the controls and replace the displayed one."""
         try:
-            self.figure, self.error = self.update(**self.values()), None
-            shown: Any = _as_image(self.figure)
+            values = self.values()
+            self.figure, self.error = self.update(**values), None
+            shown: Any = _png(self.renderer.png(self.figure, values))
         except ValueError as err:  # e.g. a feature map that vanishes: say so instead of a traceback
             from IPython.display import HTML
 
@@ -124,34 +127,115 @@ class Explorer:
         """Already on screen: the controls and the figure were displayed when the explorer was built."""
 
 
-def _explorer(update: Callable[..., Figure], controls: Mapping[str, Any], columns: int = 2) -> Explorer:
-    """Display sliders (in rows of ``columns``) and the figure for their values; redraw on every change."""
+def _explorer(update: Callable[..., Figure], controls: Mapping[str, Any], columns: int = 2,
+              fast: tuple[str, ...] = ()) -> Explorer:
+    """Display sliders (in rows of ``columns``) and the figure for their values; redraw on every change.
+
+    ``fast`` names the controls that move only the figure's animated artists (see :class:`FigureRenderer`).
+    """
     import ipywidgets as widgets
     import matplotlib.pyplot  # noqa: F401  (loads the inline backend, which teaches IPython to show Figures)
     from IPython.display import display
 
-    explorer = Explorer(update, dict(controls))
+    explorer = Explorer(update, dict(controls), renderer=FigureRenderer(fast))
     items = list(explorer.controls.values())
     rows = [widgets.HBox(items[i:i + columns]) for i in range(0, len(items), columns)]
     display(widgets.VBox(rows))
     explorer.figure = update(**explorer.values())
     # outside IPython display() prints and returns None: the explorer still works, without a screen
     explorer.readout_handle = display(_readout(explorer.figure), display_id=True)
-    explorer.handle = display(_as_image(explorer.figure), display_id=True)
+    explorer.handle = display(_png(explorer.renderer.png(explorer.figure, explorer.values())), display_id=True)
     for control in items:
         control.observe(explorer.redraw, names="value")
     return explorer
 
 
-def _as_image(figure: Figure) -> Any:
-    """The figure as a PNG display object: shown the same whatever matplotlib backend the kernel has."""
-    import io
-
+def _png(data: bytes) -> Any:
+    """PNG bytes as a display object: shown the same whatever matplotlib backend the kernel has."""
     from IPython.display import Image
 
+    return Image(data=data, format="png")
+
+
+class FigureRenderer:
+    """Draws an explorer's figures to PNG, redrawing only what moved when only ``fast`` controls changed.
+
+    A whole figure takes 0.3-1 s to draw on a small CPU (tick and text layout dominate). The update functions
+    therefore mark the artists that depend only on the fast controls (a marker, a cursor line, a title) as
+    *animated* and fix their axes' limits. On a full draw the renderer draws the figure without them, keeps
+    that background and the axes positions, then draws the animated artists on top. When only fast
+    controls changed, it restores the background and draws the new figure's animated artists onto it
+    (matplotlib's blitting), which costs a few tens of milliseconds. Both paths give the same pixels.
+    """
+
+    def __init__(self, fast: tuple[str, ...] | list[str] = ()) -> None:
+        self.fast = frozenset(fast)
+        self.key: tuple | None = None
+        self.canvas: Any = None
+        self.background: Any = None
+        self.positions: list = []
+        self.suptitle_xy: tuple[float, float] | None = None
+        self.full_draws = 0
+
+    def png(self, figure: Figure, values: Mapping[str, Any] | None = None) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        values = dict(values or {})
+        key = tuple(sorted((k, v) for k, v in values.items() if k not in self.fast))
+        reuse = (self.fast and self.canvas is not None and key == self.key
+                 and len(figure.axes) == len(self.positions)
+                 and tuple(figure.get_size_inches()) == tuple(self.canvas.figure.get_size_inches()))
+        if reuse:
+            figure.set_layout_engine("none")
+            for ax, position in zip(figure.axes, self.positions, strict=True):
+                ax.set_position(position)
+            self.canvas.restore_region(self.background)
+        else:
+            self.canvas = FigureCanvasAgg(figure)
+            self.canvas.draw()  # animated artists are left out of a normal draw
+            self.background = self.canvas.copy_from_bbox(figure.bbox)
+            self.positions = [ax.get_position() for ax in figure.axes]
+            self.key, self.full_draws = key, self.full_draws + 1
+        renderer = self.canvas.get_renderer()
+        for ax in figure.axes:
+            ax.get_xlim()  # apply pending autoscaling before drawing into the axes
+            ax.get_ylim()
+        if reuse and figure._suptitle is not None and self.suptitle_xy is not None:
+            figure._suptitle.set_position(self.suptitle_xy)  # placed by the layout engine on the full draw
+        for artist in sorted(_animated_artists(figure), key=lambda a: a.get_zorder()):
+            artist.draw(renderer)
+        if not reuse:
+            self.suptitle_xy = None if figure._suptitle is None else figure._suptitle.get_position()
+        return _encode_png(self.canvas)
+
+
+def _animated_artists(figure: Figure) -> list:
+    """The figure's animated artists, found without ``findobj`` (which builds every tick: slow)."""
+    found = [t for t in figure.texts if t.get_animated()]
+    for ax in figure.axes:
+        found += [a for group in (ax.lines, ax.patches, ax.texts, ax.collections, ax.images) for a in group
+                  if a.get_animated()]
+        found += [t for t in (ax.title, ax._left_title, ax._right_title) if t.get_animated()]
+    return [a for a in found if a.get_visible()]
+
+
+def _encode_png(canvas: Any) -> bytes:
+    import io
+
+    from PIL import Image as PILImage
+
+    width, height = canvas.get_width_height(physical=True)
+    image = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return Image(data=buffer.getvalue(), format="png")
+    image.convert("RGB").save(buffer, format="png", compress_level=1)  # fast: the PNG only crosses to the browser
+    return buffer.getvalue()
+
+
+def _animate(*artists: Any) -> None:
+    """Mark artists as animated: drawn on top by :class:`FigureRenderer`, redrawn alone when fast values move."""
+    for artist in artists:
+        for a in artist if isinstance(artist, (list, tuple)) or hasattr(artist, "patches") else [artist]:
+            a.set_animated(True)
 
 
 def _readout(figure: Figure | None, error: str | None = None) -> Any:
@@ -371,11 +455,11 @@ def se_update(reduction: float = 16, channels: int = 256) -> Figure:
     ax.plot(list(SE_TABLE10), list(SE_TABLE10.values()), "kx", ms=8, mew=2, label="paper, Table 10")
     ax.axhline(base / 1e6, color="0.4", ls="--", lw=1, label=f"ResNet-50 {base / 1e6:.1f} M")
     r_now = min(float(reduction), 256.0)
-    ax.plot([r_now], [nums["net_params"] / 1e6], "o", color="C1", ms=9, mec="black",
-            label=f"r = {reduction:g}: {nums['net_params'] / 1e6:.2f} M")
+    _animate(ax.plot([r_now], [nums["net_params"] / 1e6], "o", color="C1", ms=9, mec="black",
+                     label="the slider's r"))
     ax.set_xscale("log", base=2)
     ax.set(xlabel="reduction ratio r", ylabel="parameters (M)", title="SE-ResNet-50 parameters vs r")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     labels = ["SE block\n(on pooled 1×1)", f"same weights as\n1×1 convs on {nums['size']}×{nums['size']}"]
     params = [nums["block_params"], nums["alt_params"]]
     macs = [nums["block_macs"], nums["alt_macs"]]
@@ -383,16 +467,21 @@ def se_update(reduction: float = 16, channels: int = 256) -> Figure:
     bars_p = ax_b.bar(x - 0.2, params, 0.4, label="parameters", color="C0")
     bars_m = ax_b.bar(x + 0.2, macs, 0.4, label="MACs", color="C3")
     for bars in (bars_p, bars_m):
+        _animate(bars)
         for b in bars:
-            ax_b.annotate(_si(b.get_height()), (b.get_x() + b.get_width() / 2, b.get_height()),
-                          ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+            _animate(ax_b.annotate(_si(b.get_height()), (b.get_x() + b.get_width() / 2, b.get_height()),
+                                   ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points"))
     ax_b.set_yscale("log")
+    # limits that depend on C alone, so that moving r redraws only the bars (FigureRenderer)
+    smallest = se_numbers(min(64, channels), channels, nums["size"])["block_params"]
+    ax_b.set_ylim(smallest / 3, se_numbers(1, channels, nums["size"])["alt_macs"] * 8)
     ax_b.set_xticks(x, labels)
     ax_b.set(ylabel="count (log scale)",
              title=f"One block, C = {channels}, r = {reduction:g}: 2C²/r = {nums['block_weights']:,}\n"
                    f"+ {nums['block_biases']:,} biases; whole net +{_si(nums['se_macs'])} MACs "
                    f"(1×1 alternative +{_si(nums['net_alt_macs'] - nums['resnet50_macs'])})")
     ax_b.title.set_fontsize(9)
+    _animate(ax_b.title)
     ax_b.legend(fontsize=8)
     return fig
 
@@ -402,7 +491,7 @@ def se_widget() -> Explorer:
     return _explorer(se_update, {
         "reduction": _slider("IntSlider", "reduction r", value=16, min=1, max=64),
         "channels": _slider("SelectionSlider", "channels C", value=256, options=[64, 128, 256, 512, 1024, 2048]),
-    })
+    }, fast=("reduction",))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -468,29 +557,31 @@ def width_update(alpha: float = 1.0, resolution: int = 224) -> Figure:
     ax_a.plot(alphas, alphas**2 * ref[1] / 1e6, "--", color="0.5", lw=1, label="α² × cost(α=1)")
     t6 = list(MOBILENET_TABLE6.items())
     ax_a.plot([a for a, _ in t6], [m for _, (m, _p) in t6], "kx", ms=8, mew=2, label="paper, Table 6 (224 px)")
-    ax_a.plot([alpha], [nums["macs"] / 1e6], "o", color="C1", ms=9, mec="black")
+    _animate(ax_a.plot([alpha], [nums["macs"] / 1e6], "o", color="C1", ms=9, mec="black"))
     ax_a.set(xlabel="width multiplier α", ylabel="Mult-Adds (M)", title="MACs vs width")
-    ax_a.legend(fontsize=7)
+    ax_a.legend(fontsize=7, loc="upper left")  # fixed places: "best" would move with the animated artists
     ax_p.plot(alphas, params_a, lw=2, color="C2", label="cnnedu")
     ax_p.plot(alphas, alphas**2 * ref[0] / 1e6, "--", color="0.5", lw=1, label="α² × params(α=1)")
     ax_p.plot([a for a, _ in t6], [p for _, (_m, p) in t6], "kx", ms=8, mew=2, label="paper, Table 6")
-    ax_p.plot([alpha], [nums["params"] / 1e6], "o", color="C1", ms=9, mec="black")
+    _animate(ax_p.plot([alpha], [nums["params"] / 1e6], "o", color="C1", ms=9, mec="black"))
     ax_p.set(xlabel="width multiplier α", ylabel="parameters (M)", title="Parameters vs width")
-    ax_p.legend(fontsize=7)
+    ax_p.legend(fontsize=7, loc="upper left")
     sizes = np.arange(96, 321, 16)
     macs_r = np.array([_mobilenet_cost(alpha, int(s))[1] for s in sizes]) / 1e6
     at224 = _mobilenet_cost(alpha, 224)[1] / 1e6
-    ax_r.plot(sizes, macs_r, lw=2, color="C4", label=f"cnnedu, α = {alpha:g}")
-    ax_r.plot(sizes, (sizes / 224) ** 2 * at224, "--", color="0.5", lw=1, label="ρ² × cost(224)")
+    _animate(ax_r.plot(sizes, macs_r, lw=2, color="C4", label="cnnedu, the slider's α"),
+             ax_r.plot(sizes, (sizes / 224) ** 2 * at224, "--", color="0.5", lw=1, label="ρ² × cost(224)"))
     ax_r.plot(list(MOBILENET_TABLE7), list(MOBILENET_TABLE7.values()), "kx", ms=8, mew=2,
               label="paper, Table 7 (α = 1)")
-    ax_r.plot([resolution], [nums["macs"] / 1e6], "o", color="C1", ms=9, mec="black")
-    ax_r.set(xlabel="input resolution (px)", ylabel="Mult-Adds (M)", title="MACs vs resolution")
-    ax_r.legend(fontsize=7)
+    _animate(ax_r.plot([resolution], [nums["macs"] / 1e6], "o", color="C1", ms=9, mec="black"))
+    # fixed limits (the largest α and size), so that moving α redraws only the animated artists
+    ax_r.set(xlabel="input resolution (px)", ylabel="Mult-Adds (M)", title="MACs vs resolution",
+             xlim=(sizes[0] - 8, sizes[-1] + 8), ylim=(0, 1.05 * _mobilenet_cost(1.5, int(sizes[-1]))[1] / 1e6))
+    ax_r.legend(fontsize=7, loc="upper left")
     paper = "" if nums["paper_macs_m"] is None else (
         f"  (paper: {nums['paper_macs_m']} M, {nums['paper_params_m']} M params)")
-    fig.suptitle(f"MobileNet v1, α = {alpha:g}, {resolution} px: {nums['params']:,} parameters, "
-                 f"{nums['macs'] / 1e6:.1f} M MACs{paper}", fontsize=11)
+    _animate(fig.suptitle(f"MobileNet v1, α = {alpha:g}, {resolution} px: {nums['params']:,} parameters, "
+                          f"{nums['macs'] / 1e6:.1f} M MACs{paper}", fontsize=11))
     return fig
 
 
@@ -499,7 +590,7 @@ def width_widget() -> Explorer:
     return _explorer(width_update, {
         "alpha": _slider("FloatSlider", "width α", value=1.0, min=0.1, max=1.5, step=0.05),
         "resolution": _slider("IntSlider", "resolution", value=224, min=96, max=320, step=16),
-    })
+    }, fast=("alpha",))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -568,9 +659,9 @@ def phi_update(phi: float = 1.0, alpha: float = 1.2, beta: float = 1.1, gamma: f
     ax_m.scatter(xs, [rel[n]["width"] for n in rel], color="C1", edgecolor="black", zorder=3, s=25)
     ax_m.scatter(xs, [rel[n]["resolution"] / 224 for n in rel], color="C2", edgecolor="black", zorder=3, s=25,
                  label="released B0-B7")
-    ax_m.axvline(phi, color="0.3", ls=":", lw=1.5)
+    _animate(ax_m.axvline(phi, color="0.3", ls=":", lw=1.5))
     ax_m.set(xlabel="compound coefficient φ", ylabel="multiplier over B0", title="Depth, width, resolution")
-    ax_m.legend(fontsize=7)
+    ax_m.legend(fontsize=7, loc="upper left")  # a fixed place: "best" would move with the animated cursor
     for ax, curve, key, scale, unit, col in ((ax_p, params, "params", 1e6, "parameters (M)", 0),
                                              (ax_c, macs, "macs", 1e9, "MACs (G)", 1)):
         ax.plot(phis, curve, lw=2, color="C4", label="formula (eq. 3)")
@@ -581,17 +672,17 @@ def phi_update(phi: float = 1.0, alpha: float = 1.2, beta: float = 1.1, gamma: f
         for n, x in zip(rel, xs, strict=True):
             ax.annotate(n.upper(), (x, rel[n][key] / scale), xytext=(-14, 4), textcoords="offset points",
                         fontsize=7)
-        ax.plot([phi], [nums[key] / scale], "o", color="C1", ms=9, mec="black", zorder=5)
+        _animate(ax.plot([phi], [nums[key] / scale], "o", color="C1", ms=9, mec="black", zorder=5))
         ax.set_yscale("log")
         ax.set(xlabel="compound coefficient φ", ylabel=unit)
         ax.legend(fontsize=7, loc="lower right")
     ax_p.set_title("Parameters")
     ax_c.set_title("MACs")
-    fig.suptitle(
+    _animate(fig.suptitle(
         f"φ = {phi:g}: depth {nums['depth']:.2f}, width {nums['width']:.2f}, {nums['resolution']} px → "
         f"{nums['params'] / 1e6:.1f} M params, {nums['macs'] / 1e9:.2f} G MACs "
         f"({nums['macs_ratio']:.2f}× B0; αβ²γ² = {nums['flops_base']:.3f}, (αβ²γ²)^φ = "
-        f"{nums['predicted_ratio']:.2f})", fontsize=10)
+        f"{nums['predicted_ratio']:.2f})", fontsize=10))
     return fig
 
 
@@ -602,7 +693,7 @@ def phi_widget() -> Explorer:
         "alpha": _slider("FloatSlider", "α (depth)", value=1.2, min=1.0, max=2.0, step=0.05),
         "beta": _slider("FloatSlider", "β (width)", value=1.1, min=1.0, max=2.0, step=0.05),
         "gamma": _slider("FloatSlider", "γ (resolution)", value=1.15, min=1.0, max=2.0, step=0.05),
-    })
+    }, fast=("phi",))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -652,34 +743,41 @@ def swish_widget() -> Explorer:
 # Speed.
 
 
-_BENCH_PARAMS: dict[str, tuple[Callable[..., Figure], list[dict[str, Any]]]] = {
-    "conv": (conv_update, [{"kernel": k, "stride": s, "padding": d * (k - 1) // 2, "dilation": d, "n_layers": n}
-                           for k, s, d, n in ((3, 1, 1, 3), (5, 2, 1, 4), (3, 1, 2, 6), (7, 1, 1, 8))]),
-    "se": (se_update, [{"reduction": r, "channels": c} for r, c in ((16, 256), (2, 2048), (4, 64), (32, 512))]),
-    "width": (width_update, [{"alpha": a, "resolution": r} for a, r in ((1.0, 224), (0.5, 160), (0.75, 320))]),
+# name -> (update, its fast controls, typical values; the fast control alone varies after the first entry)
+_BENCH_PARAMS: dict[str, tuple[Callable[..., Figure], tuple[str, ...], list[dict[str, Any]]]] = {
+    "conv": (conv_update, (), [{"kernel": k, "stride": s, "padding": d * (k - 1) // 2, "dilation": d, "n_layers": n}
+                               for k, s, d, n in ((3, 1, 1, 3), (5, 2, 1, 4), (3, 1, 2, 6), (7, 1, 1, 8))]),
+    "se": (se_update, ("reduction",), [{"reduction": r, "channels": 256} for r in (16, 2, 4, 32, 64, 8)]),
+    "width": (width_update, ("alpha",), [{"alpha": a, "resolution": 224} for a in (1.0, 0.5, 0.75, 0.25, 1.5)]),
     # phi = 7 with the paper's coefficients is about B7 (2.0, 3.1, 600 px); B7 itself is drawn in every call
-    "phi": (phi_update, [{"phi": p} for p in (0.0, 1.0, 3.5, 7.0, 8.0)]),
-    "swish": (swish_update, [{"beta": b} for b in (0.0, 1.0, 2.5, 10.0)]),
+    "phi": (phi_update, ("phi",), [{"phi": p} for p in (1.0, 0.0, 3.5, 7.0, 8.0)]),
+    "swish": (swish_update, (), [{"beta": b} for b in (1.0, 0.0, 2.5, 10.0)]),
 }
 
 
 def benchmark_updates(n: int = 20, render: bool = False) -> dict[str, dict[str, float]]:
-    """p50 / p95 milliseconds of each ``*_update`` after one warm-up call, cycling through typical values.
+    """p50 / p95 milliseconds of each explorer's update after one warm-up call, cycling through typical values.
 
-    ``render=True`` also draws each figure to PNG (what the notebook does to show it).
+    Without ``render`` it times ``*_update`` alone (the numbers and the figure's artists). With ``render`` it
+    times what a slider move costs on screen: the update and the PNG drawn by :class:`FigureRenderer`,
+    moving the explorer's fast control where it has one (``se``: r, ``width``: alpha, ``phi``: phi) and
+    every control otherwise (a full draw). ``full_draws`` counts the full draws after the warm-up.
     """
     n = _check_int("n", n, 1)
-    import io
-
     results = {}
-    for name, (update, params) in _BENCH_PARAMS.items():
-        update(**params[0])  # the first call fills the caches
-        times = []
+    for name, (update, fast, params) in _BENCH_PARAMS.items():
+        renderer = FigureRenderer(fast)
+        fig = update(**params[0])  # the first call fills the caches
+        if render:
+            renderer.png(fig, params[0])
+        start_draws, times = renderer.full_draws, []
         for i in range(n):
+            values = params[1 + i % (len(params) - 1)]
             start = time.perf_counter()
-            fig = update(**params[i % len(params)])
+            fig = update(**values)
             if render:
-                fig.savefig(io.BytesIO(), format="png")
+                renderer.png(fig, values)
             times.append((time.perf_counter() - start) * 1e3)
-        results[name] = {"p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95))}
+        results[name] = {"p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95)),
+                         "full_draws": renderer.full_draws - start_draws}
     return results

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -295,3 +296,42 @@ def test_benchmark_updates_reports_percentiles():
     result = W.benchmark_updates(n=2)
     assert set(result) == {"conv", "se", "width", "phi", "swish"}
     assert all(0 < v["p50_ms"] <= v["p95_ms"] for v in result.values())
+    drawn = W.benchmark_updates(n=3, render=True)
+    assert [drawn[k]["full_draws"] for k in ("se", "width", "phi")] == [0, 0, 0]  # the fast path, every time
+    assert drawn["conv"]["full_draws"] == drawn["swish"]["full_draws"] == 3
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+@pytest.mark.parametrize("update, fast, base, moves", [
+    (W.se_update, "reduction", {"reduction": 16, "channels": 256}, (2, 64, 5)),
+    (W.width_update, "alpha", {"alpha": 1.0, "resolution": 224}, (0.1, 1.5, 0.65)),
+    (W.phi_update, "phi", {"phi": 1.0}, (0.0, 8.0, 3.25)),
+])
+def test_fast_redraw_gives_the_pixels_of_a_full_draw(update, fast, base, moves):
+    renderer = W.FigureRenderer((fast,))
+    renderer.png(update(**base), base)
+    for value in moves:
+        values = {**base, fast: value}
+        fast_png = renderer.png(update(**values), values)
+        full_png = W.FigureRenderer((fast,)).png(update(**values), values)
+        assert np.array_equal(_pixels(fast_png), _pixels(full_png)), f"{fast}={value}"
+    assert renderer.full_draws == 1
+    other = next(k for k in base if k != fast) if len(base) > 1 else None
+    if other is not None:  # a slow control forces a full draw
+        values = {**base, other: 64 if other == "channels" else 160}
+        renderer.png(update(**values), values)
+        assert renderer.full_draws == 2
+
+
+def test_fast_redraw_changes_the_image():
+    renderer = W.FigureRenderer(("phi",))
+    first = _pixels(renderer.png(W.phi_update(1.0), {"phi": 1.0}))
+    second = _pixels(renderer.png(W.phi_update(5.0), {"phi": 5.0}))
+    assert (first != second).any(axis=2).sum() > 500  # cursor, markers and title moved
