@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += engine()
     if not args.skip_notebooks:
         lines += notebooks(gpu, save=args.save_notebooks, gpu_source=str(args.gpu_json))
+    elif REPORT.exists() and "## Notebooks" in REPORT.read_text():  # keep the last notebook measurements
+        lines += ["## Notebooks" + REPORT.read_text().split("## Notebooks", 1)[1].rstrip("\n")]
     REPORT.write_text("\n".join(lines) + "\n")
     print(f"wrote {REPORT}")
     return 0

@@ -716,19 +716,31 @@ def swish_numbers(beta: float = 1.0) -> dict[str, float]:
 
 
 def swish_update(beta: float = 1.0) -> Figure:
-    """Swish x sigmoid(beta x) and its derivative beside ReLU and h-swish (arXiv:1710.05941, Fig. 4)."""
-    from cnnedu.viz import activation_curves
+    """Swish x sigmoid(beta x) and its derivative beside ReLU, Swish-1 and h-swish (arXiv:1710.05941, Fig. 4).
+
+    The slider's curve, its minimum and the title are animated (redrawn alone when beta moves).
+    """
+    import torch
+
+    from cnnedu.viz import activation, activation_curves, activation_derivative
 
     nums = swish_numbers(beta)
     fig, axes = _figure(2, width=5.0, height=3.8)
-    activation_curves(("relu", "swish", "hard_swish"), beta=[beta, 1.0] if beta != 1.0 else beta, ax=axes)
+    activation_curves(("relu", "swish", "hard_swish"), beta=1.0, ax=axes)
+    x = torch.linspace(-6.0, 6.0, 1201, dtype=torch.float64)
+    with torch.no_grad():
+        y = activation("swish", beta)(x)
+    dy = activation_derivative("swish", x, beta)
+    _animate(axes[0].plot(x.numpy(), y.numpy(), color="C3", lw=2.5, label="Swish, the slider's β"),
+             axes[1].plot(x.numpy(), dy.numpy(), color="C3", lw=2.5))
     if beta > 0:
-        axes[0].plot([nums["x_min"]], [nums["min"]], "o", color="C1", mec="black", ms=6)
+        _animate(axes[0].plot([nums["x_min"]], [nums["min"]], "o", color="C3", mec="black", ms=6))
+    axes[0].legend(fontsize=9, loc="upper left")  # a fixed place: "best" would move with the animated curve
     axes[0].set_ylim(-1.5, 6.2)
     axes[1].set_ylim(-0.6, 1.6)
-    fig.suptitle(f"Swish with β = {beta:g}: minimum {nums['min']:.3f} at x = {nums['x_min']:.2f}; "
-                 f"β → 0 gives x/2, β → ∞ gives ReLU (largest gap to ReLU here {nums['max_gap_to_relu']:.3f})",
-                 fontsize=10)
+    _animate(fig.suptitle(f"Swish with β = {beta:g}: minimum {nums['min']:.3f} at x = {nums['x_min']:.2f}; "
+                          f"β → 0 gives x/2, β → ∞ gives ReLU (largest gap to ReLU here "
+                          f"{nums['max_gap_to_relu']:.3f})", fontsize=10))
     return fig
 
 
@@ -736,7 +748,7 @@ def swish_widget() -> Explorer:
     """A slider for beta over :func:`swish_update`."""
     return _explorer(swish_update, {
         "beta": _slider("FloatSlider", "β", value=1.0, min=0.0, max=10.0, step=0.1),
-    })
+    }, fast=("beta",))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -751,7 +763,7 @@ _BENCH_PARAMS: dict[str, tuple[Callable[..., Figure], tuple[str, ...], list[dict
     "width": (width_update, ("alpha",), [{"alpha": a, "resolution": 224} for a in (1.0, 0.5, 0.75, 0.25, 1.5)]),
     # phi = 7 with the paper's coefficients is about B7 (2.0, 3.1, 600 px); B7 itself is drawn in every call
     "phi": (phi_update, ("phi",), [{"phi": p} for p in (1.0, 0.0, 3.5, 7.0, 8.0)]),
-    "swish": (swish_update, (), [{"beta": b} for b in (1.0, 0.0, 2.5, 10.0)]),
+    "swish": (swish_update, ("beta",), [{"beta": b} for b in (1.0, 0.0, 2.5, 10.0)]),
 }
 
 

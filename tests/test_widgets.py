@@ -297,8 +297,8 @@ def test_benchmark_updates_reports_percentiles():
     assert set(result) == {"conv", "se", "width", "phi", "swish"}
     assert all(0 < v["p50_ms"] <= v["p95_ms"] for v in result.values())
     drawn = W.benchmark_updates(n=3, render=True)
-    assert [drawn[k]["full_draws"] for k in ("se", "width", "phi")] == [0, 0, 0]  # the fast path, every time
-    assert drawn["conv"]["full_draws"] == drawn["swish"]["full_draws"] == 3
+    assert [drawn[k]["full_draws"] for k in ("se", "width", "phi", "swish")] == [0] * 4  # always the fast path
+    assert drawn["conv"]["full_draws"] == 3
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -313,6 +313,7 @@ def _pixels(png: bytes) -> np.ndarray:
     (W.se_update, "reduction", {"reduction": 16, "channels": 256}, (2, 64, 5)),
     (W.width_update, "alpha", {"alpha": 1.0, "resolution": 224}, (0.1, 1.5, 0.65)),
     (W.phi_update, "phi", {"phi": 1.0}, (0.0, 8.0, 3.25)),
+    (W.swish_update, "beta", {"beta": 1.0}, (0.0, 10.0, 2.5)),
 ])
 def test_fast_redraw_gives_the_pixels_of_a_full_draw(update, fast, base, moves):
     renderer = W.FigureRenderer((fast,))
