@@ -320,7 +320,7 @@ def test_se_positions(position):
     x = torch.randn(2, 64, 8, 8)
     expected = {
         "standard": lambda: torch.relu(0.5 * plain.residual(x) + plain.shortcut(x)),
-        "pre": lambda: plain(0.5 * x),
+        "pre": lambda: torch.relu(plain.residual(0.5 * x) + plain.shortcut(x)),  # the identity is not scaled
         "post": lambda: 0.5 * plain(x),
         "identity": lambda: torch.relu(plain.residual(x) + 0.5 * plain.shortcut(x)),
     }[position]

@@ -16,7 +16,7 @@ __all__ = ["SEBasicBlock", "SEBottleneck", "se_resnet", "se_resnet50", "se_block
 # Hu et al., Table 14 / Fig. 5: where the SE unit sits in a residual unit.
 SE_POSITIONS = {
     "standard": "on the residual branch, before the addition (Fig. 5b, Table 14 'SE')",
-    "pre": "before the residual unit, on its input (Fig. 5c, 'SE-PRE')",
+    "pre": "before the residual unit, on the input of its residual branch (Fig. 5c, 'SE-PRE')",
     "post": "after the addition and its ReLU (Fig. 5d, 'SE-POST')",
     "identity": "on the identity branch, in parallel to the residual branch (Fig. 5e, 'SE-Identity')",
 }
@@ -34,9 +34,9 @@ class _SEUnit:
         self.se = SqueezeExcite(in_channels if position == "pre" else self.out_channels, reduction)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.position == "pre":
-            x = self.se(x)
-        out = self.residual(x)
+        # SE-PRE scales the residual branch's input only: the identity path stays an identity (the paper's
+        # point: SE works wherever it sits, as long as it acts before the branches are added)
+        out = self.residual(self.se(x) if self.position == "pre" else x)
         if self.position == "standard":
             out = self.se(out)
         shortcut = self.shortcut(x)
