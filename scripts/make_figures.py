@@ -32,7 +32,9 @@ def receptive_field_growth() -> None:
     for name, build in (("AlexNet", models.alexnet), ("VGG-16", models.vgg16), ("ResNet-50", models.resnet50)):
         with torch.device("meta"):
             model = build()
-        growth[name] = [f.size for f in receptive_fields(model) if f.layer_type in ("Conv2d", "MaxPool2d")]
+        # the main path only: a projection shortcut (1x1 conv) sees less than the branch beside it
+        growth[name] = [f.size for f in receptive_fields(model)
+                        if f.layer_type in ("Conv2d", "MaxPool2d") and "shortcut" not in f.name]
     viz.save_figure(viz.receptive_field_growth(growth, image_size=224), "course_receptive_field_growth")
 
 
