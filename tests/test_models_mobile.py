@@ -136,16 +136,22 @@ def test_mobilenet_v3_counts(variant, params, gmacs, paper_mmacs):
     assert abs(macs / 1e6 / paper_mmacs - 1) < 0.015
 
 
-@pytest.mark.parametrize(("variant", "paper_m", "tv_params"), [
-    ("large", 4.0, 3_377_576),
-    ("small", 2.0, 1_653_920),
+@pytest.mark.parametrize(("variant", "paper_m", "paper_mmacs", "exact", "tv_params"), [
+    ("large", 4.0, 155, (3_993_528, 154_560_624), 3_377_576),
+    ("small", 2.0, 44, (2_041_872, 43_399_344), 1_653_920),
 ])
-def test_mobilenet_v3_width_075(variant, paper_m, tv_params):
-    # Table 3: the paper keeps the 1280 (1024) head whole; torchvision thins it with the rest
-    assert abs(count_params(meta(mobilenet_v3, variant, 0.75)) / (paper_m * 1e6) - 1) < 0.02
-    thin = meta(mobilenet_v3, variant, 0.75, thin_head=True)
-    assert count_params(thin) == tv_params == count_params(
+def test_mobilenet_v3_width_075(variant, paper_m, paper_mmacs, exact, tv_params):
+    # Table 3: the paper's code keeps the 1280 (1024) head whole and applies the expansion factors to the
+    # scaled inputs; torchvision thins the head and scales the expansions
+    paper = meta(mobilenet_v3, variant, 0.75)
+    assert (count_params(paper), count_macs(paper)) == exact
+    assert abs(exact[0] / (paper_m * 1e6) - 1) < 0.025 and abs(exact[1] / (paper_mmacs * 1e6) - 1) < 0.015
+    tv = meta(mobilenet_v3, variant, 0.75, thin_head=True, expansion="scaled")
+    assert count_params(tv) == tv_params == count_params(
         meta(torchvision.models.get_model, f"mobilenet_v3_{variant}", width_mult=0.75))
+    assert count_macs(meta(mobilenet_v3, variant, 0.75, expansion="scaled")) < 0.92 * exact[1]  # the gap
+    with pytest.raises(ValueError, match="expansion"):
+        mobilenet_v3(variant, expansion="half")
 
 
 def test_mobilenet_v3_se_and_activations():

@@ -21,7 +21,8 @@ from cnnedu.models._init import init_mobile_weights
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
 from cnnedu.models.mobilenet_v1 import check_width_mult
 
-__all__ = ["mobilenet_v3", "MobileNetV3", "MOBILENET_V3_STAGES", "Bneck", "mobilenet_v3_from_torchvision"]
+__all__ = ["mobilenet_v3", "MobileNetV3", "MOBILENET_V3_STAGES", "EXPANSION_RULES", "Bneck",
+           "mobilenet_v3_from_torchvision"]
 
 
 class Bneck(NamedTuple):
@@ -75,29 +76,38 @@ MOBILENET_V3_STAGES: dict[str, list[Bneck]] = {
 _LAST = {"large": (960, 1280), "small": (576, 1024)}  # the final 1x1 conv and the pooled 1x1 "NBN" conv
 _NL = {"RE": nn.ReLU, "HS": nn.Hardswish}
 _STEM = 16
+EXPANSION_RULES = ("factor", "scaled")
 
 
 class MobileNetV3(nn.Module):
     """MobileNetV3 (arXiv:1905.02244, Tables 1-2): ``features`` (stem, bnecks, 1x1), pool, ``classifier``."""
 
     def __init__(self, rows: list[Bneck], last: tuple[int, int], width_mult: float = 1.0,
-                 num_classes: int = 1000, dropout: float = 0.2, thin_head: bool = False) -> None:
+                 num_classes: int = 1000, dropout: float = 0.2, thin_head: bool = False,
+                 expansion: str = "factor") -> None:
         super().__init__()
+        if expansion not in EXPANSION_RULES:
+            raise ValueError(f"expansion must be one of {EXPANSION_RULES}, got {expansion!r}")
 
         def scale(c: int) -> int:
             return make_divisible(c * width_mult, 8)
 
-        channels = scale(_STEM)
+        channels, unscaled = scale(_STEM), _STEM
         layers: list[nn.Module] = [ConvBNAct(3, channels, 3, stride=2, activation=nn.Hardswish)]
         for row in rows:
-            exp, out = scale(row.exp), scale(row.out)
+            out = scale(row.out)
+            # "factor": the paper's code stores each expansion as a factor of the block's input (Tables 1-2:
+            # exp / in) and applies it to the input as scaled and rounded; "scaled": scale exp itself
+            # (torchvision). Equal at width 1; at 0.75 "factor" keeps the early expansions (64, 72, 72)
+            # whole, because 16 input channels round back to 16.
+            exp = (make_divisible(row.exp / unscaled * channels, 8) if expansion == "factor" else scale(row.exp))
             layers.append(InvertedResidual(
                 channels, out, row.s, kernel_size=row.k, activation=_NL[row.nl], expanded_channels=exp,
                 # Section 5.3: SE squeezes to 1/4 of the expansion, gated by the hard sigmoid
                 se_channels=make_divisible(exp // 4, 8) if row.se else None,
                 se_activation=nn.ReLU, se_gate=nn.Hardsigmoid,
             ))
-            channels = out
+            channels, unscaled = out, row.out
         # The paper's code never thins the 1280 (1024) layer below width 1, as in MobileNetV2, which gives
         # Table 3's 4.0 M (2.0 M) parameters at width 0.75; torchvision thins it (3.4 M, 1.7 M).
         last_conv = scale(last[0])
@@ -115,7 +125,7 @@ class MobileNetV3(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.eps, m.momentum = 1e-3, 0.01
-        self.width_mult = width_mult
+        self.width_mult, self.expansion = width_mult, expansion
         init_mobile_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,13 +133,17 @@ class MobileNetV3(nn.Module):
 
 
 def mobilenet_v3(variant: str = "large", width_mult: float = 1.0, num_classes: int = 1000,
-                 dropout: float = 0.2, thin_head: bool = False, pretrained: bool = False) -> MobileNetV3:
+                 dropout: float = 0.2, thin_head: bool = False, expansion: str = "factor",
+                 pretrained: bool = False) -> MobileNetV3:
     """MobileNetV3-Large or -Small (arXiv:1905.02244, Tables 1 and 2) with width multiplier ``width_mult``.
 
     At 224 px: Large 5,483,032 parameters, 217 M MACs (Table 3: 5.4 M, 219 M); Small 2,542,856, 57 M (2.5 M,
     56 M). Widths are scaled and rounded to multiples of 8, except the 1280 (1024) layer of the head, which
-    widths below 1 leave whole as in the paper's code; ``thin_head=True`` thins it too, as torchvision does
-    (the two agree at width 1).
+    widths below 1 leave whole as in the paper's code; ``thin_head=True`` thins it too, as torchvision does.
+    ``expansion="factor"`` (the paper's code) applies each block's expansion factor to its scaled input,
+    ``"scaled"`` scales the expansion sizes directly (torchvision). At width 0.75 the paper's rules give
+    Large 3,993,528 parameters and 155 M MACs, Small 2,041,872 and 43 M (Table 3: 4.0 M, 155 M; 2.0 M, 44 M);
+    ``thin_head=True, expansion="scaled"`` is torchvision's ``width_mult=0.75``. All agree at width 1.
     ``pretrained=True`` loads torchvision's ImageNet weights (width 1.0, 1000 classes).
     """
     if variant not in MOBILENET_V3_STAGES:
@@ -139,7 +153,7 @@ def mobilenet_v3(variant: str = "large", width_mult: float = 1.0, num_classes: i
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
     model = MobileNetV3(MOBILENET_V3_STAGES[variant], _LAST[variant], width_mult, num_classes, dropout,
-                        thin_head)
+                        thin_head, expansion)
     model.variant = variant
     if pretrained:
         if width_mult != 1.0 or num_classes != 1000:
@@ -160,7 +174,7 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
     blocks = {key.split(".")[1] for key in state if key.startswith("features.")}
     variant = "large" if len(blocks) == len(MOBILENET_V3_STAGES["large"]) + 2 else "small"
     num_classes = state["classifier.3.weight"].shape[0]
-    model = mobilenet_v3(variant, width_mult, num_classes, thin_head=True)
+    model = mobilenet_v3(variant, width_mult, num_classes, thin_head=True, expansion="scaled")
     return load_state_dict_by_order(model, state)
 
 
