@@ -116,7 +116,10 @@ def engine() -> list[str]:
     lines += ["", "Target for widget updates: p95 150 ms or less after the first call (40 updates each, cycling "
               f"through typical values). On screen, {', '.join(fast)} move their main slider through "
               f"`widgets.FigureRenderer`'s fast path (only the animated artists are redrawn); "
-              f"{', '.join(full) or 'none'} redraw the whole figure, because every control changes all of it.", ""]
+              f"{', '.join(full) or 'none'} {'redraws' if len(full) == 1 else 'redraw'} the whole figure, "
+              "because every control changes all of it. Every update here is drawn (the renderer's cache is off); in a "
+              "notebook a value shown before comes from a cache of 64 images (the update function's time only).",
+              ""]
     return lines
 
 

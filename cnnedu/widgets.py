@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,8 +169,12 @@ class FigureRenderer:
     (matplotlib's blitting), which costs a few tens of milliseconds. Both paths give the same pixels.
     """
 
-    def __init__(self, fast: tuple[str, ...] | list[str] = ()) -> None:
+    def __init__(self, fast: tuple[str, ...] | list[str] = (), cache_size: int = 64) -> None:
         self.fast = frozenset(fast)
+        # the figure is a pure function of the values: a slider dragged back over a value it has shown
+        # costs a dictionary look-up (the last ``cache_size`` images are kept)
+        self.cache: OrderedDict[tuple, bytes] = OrderedDict()
+        self.cache_size = cache_size
         self.key: tuple | None = None
         self.canvas: Any = None
         self.background: Any = None
@@ -181,6 +186,10 @@ class FigureRenderer:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         values = dict(values or {})
+        everything = tuple(sorted(values.items()))
+        if values and everything in self.cache:
+            self.cache.move_to_end(everything)
+            return self.cache[everything]
         key = tuple(sorted((k, v) for k, v in values.items() if k not in self.fast))
         reuse = (self.fast and self.canvas is not None and key == self.key
                  and len(figure.axes) == len(self.positions)
@@ -206,7 +215,12 @@ class FigureRenderer:
             artist.draw(renderer)
         if not reuse:
             self.suptitle_xy = None if figure._suptitle is None else figure._suptitle.get_position()
-        return _encode_png(self.canvas)
+        png = _encode_png(self.canvas)
+        if values and self.cache_size > 0:
+            self.cache[everything] = png
+            while len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+        return png
 
 
 def _animated_artists(figure: Figure) -> list:
@@ -778,7 +792,7 @@ def benchmark_updates(n: int = 20, render: bool = False) -> dict[str, dict[str, 
     n = _check_int("n", n, 1)
     results = {}
     for name, (update, fast, params) in _BENCH_PARAMS.items():
-        renderer = FigureRenderer(fast)
+        renderer = FigureRenderer(fast, cache_size=0)  # every update drawn: what a new value costs
         fig = update(**params[0])  # the first call fills the caches
         if render:
             renderer.png(fig, params[0])

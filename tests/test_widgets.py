@@ -331,6 +331,19 @@ def test_fast_redraw_gives_the_pixels_of_a_full_draw(update, fast, base, moves):
         assert renderer.full_draws == 2
 
 
+def test_renderer_cache_returns_the_same_image_without_drawing():
+    renderer = W.FigureRenderer(())
+    first = renderer.png(W.conv_update(kernel=5, padding=2), {"kernel": 5, "padding": 2})
+    renderer.png(W.conv_update(kernel=3), {"kernel": 3, "padding": 1})
+    assert renderer.full_draws == 2
+    again = renderer.png(W.conv_update(kernel=5, padding=2), {"kernel": 5, "padding": 2})
+    assert again == first and renderer.full_draws == 2
+    small = W.FigureRenderer((), cache_size=1)
+    for k in (3, 5, 3):
+        small.png(W.conv_update(kernel=k, padding=k // 2), {"kernel": k})
+    assert small.full_draws == 3 and len(small.cache) == 1
+
+
 def test_fast_redraw_changes_the_image():
     renderer = W.FigureRenderer(("phi",))
     first = _pixels(renderer.png(W.phi_update(1.0), {"phi": 1.0}))
