@@ -79,6 +79,7 @@ def engine() -> list[str]:
 
     import torch
 
+    import cnnedu
     from cnnedu import data, models, train, widgets
 
     lines = ["## Data, training, widgets", ""]
@@ -100,10 +101,7 @@ def engine() -> list[str]:
         f"| `small_cnn`, whole run of 4 epochs | {cnn.seconds:.1f} s |",
         f"| `linear_classifier`, same recipe: test accuracy after 4 epochs | {linear.test_acc[-1]:.1%} |",
     ]
-    import gc
-
-    gc.collect()
-    gc.freeze()  # as cnnedu.setup() does in every notebook: full collections skip the libraries' objects
+    cnnedu.setup(verbose=False)  # as in every notebook (it also freezes the libraries out of full GC scans)
     rendered = widgets.benchmark_updates(n=40, render=True)
     for name, stats in widgets.benchmark_updates(n=40).items():
         shown = rendered[name]
@@ -125,7 +123,7 @@ def engine() -> list[str]:
 
 def notebooks(gpu: dict[str, dict] | None, save: bool = False, gpu_source: str = "") -> list[str]:
     sys.path.insert(0, str(ROOT / "scripts"))
-    from run_notebooks import run
+    from run_notebooks import measure
 
     lines = [
         "## Notebooks, top to bottom",
@@ -140,9 +138,10 @@ def notebooks(gpu: dict[str, dict] | None, save: bool = False, gpu_source: str =
     ]
     results = []
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        r = run(path, save=save)
+        r = measure(path, save=save)
         results.append(r)
-        row = f"| {r['notebook']} | {r['seconds']:.1f} | {r['peak_rss_mb']} |"
+        row = (f"| {r['notebook']} | failed: {r['error'][:80]} | - |" if "error" in r
+               else f"| {r['notebook']} | {r['seconds']:.1f} | {r['peak_rss_mb']} |")
         if gpu:
             g = gpu.get(r["notebook"], {})
             row += f" {g.get('seconds', '-')} | {g.get('peak_rss_mb', '-')} |"

@@ -128,17 +128,16 @@ class Explorer:
         """Already on screen: the controls and the figure were displayed when the explorer was built."""
 
 
-def _explorer(update: Callable[..., Figure], controls: Mapping[str, Any], columns: int = 2,
-              fast: tuple[str, ...] = ()) -> Explorer:
+def _explorer(update: Callable[..., Figure], controls: Mapping[str, Any], columns: int = 2) -> Explorer:
     """Display sliders (in rows of ``columns``) and the figure for their values; redraw on every change.
 
-    ``fast`` names the controls that move only the figure's animated artists (see :class:`FigureRenderer`).
+    The controls named in ``_FAST[update]`` move only the figure's animated artists (:class:`FigureRenderer`).
     """
     import ipywidgets as widgets
     import matplotlib.pyplot  # noqa: F401  (loads the inline backend, which teaches IPython to show Figures)
     from IPython.display import display
 
-    explorer = Explorer(update, dict(controls), renderer=FigureRenderer(fast))
+    explorer = Explorer(update, dict(controls), renderer=FigureRenderer(_FAST.get(update, ())))
     items = list(explorer.controls.values())
     rows = [widgets.HBox(items[i:i + columns]) for i in range(0, len(items), columns)]
     display(widgets.VBox(rows))
@@ -505,7 +504,7 @@ def se_widget() -> Explorer:
     return _explorer(se_update, {
         "reduction": _slider("IntSlider", "reduction r", value=16, min=1, max=64),
         "channels": _slider("SelectionSlider", "channels C", value=256, options=[64, 128, 256, 512, 1024, 2048]),
-    }, fast=("reduction",))
+    })
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -604,7 +603,7 @@ def width_widget() -> Explorer:
     return _explorer(width_update, {
         "alpha": _slider("FloatSlider", "width α", value=1.0, min=0.1, max=1.5, step=0.05),
         "resolution": _slider("IntSlider", "resolution", value=224, min=96, max=320, step=16),
-    }, fast=("alpha",))
+    })
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -707,7 +706,7 @@ def phi_widget() -> Explorer:
         "alpha": _slider("FloatSlider", "α (depth)", value=1.2, min=1.0, max=2.0, step=0.05),
         "beta": _slider("FloatSlider", "β (width)", value=1.1, min=1.0, max=2.0, step=0.05),
         "gamma": _slider("FloatSlider", "γ (resolution)", value=1.15, min=1.0, max=2.0, step=0.05),
-    }, fast=("phi",))
+    })
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -762,22 +761,27 @@ def swish_widget() -> Explorer:
     """A slider for beta over :func:`swish_update`."""
     return _explorer(swish_update, {
         "beta": _slider("FloatSlider", "β", value=1.0, min=0.0, max=10.0, step=0.1),
-    }, fast=("beta",))
+    })
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Speed.
 
 
-# name -> (update, its fast controls, typical values; the fast control alone varies after the first entry)
-_BENCH_PARAMS: dict[str, tuple[Callable[..., Figure], tuple[str, ...], list[dict[str, Any]]]] = {
-    "conv": (conv_update, (), [{"kernel": k, "stride": s, "padding": d * (k - 1) // 2, "dilation": d, "n_layers": n}
-                               for k, s, d, n in ((3, 1, 1, 3), (5, 2, 1, 4), (3, 1, 2, 6), (7, 1, 1, 8))]),
-    "se": (se_update, ("reduction",), [{"reduction": r, "channels": 256} for r in (16, 2, 4, 32, 64, 8)]),
-    "width": (width_update, ("alpha",), [{"alpha": a, "resolution": 224} for a in (1.0, 0.5, 0.75, 0.25, 1.5)]),
+# The controls that move only an update's animated artists: the explorers' main sliders.
+_FAST: dict[Callable[..., Figure], tuple[str, ...]] = {
+    se_update: ("reduction",), width_update: ("alpha",), phi_update: ("phi",), swish_update: ("beta",),
+}
+
+# name -> (update, typical values; after the first entry only the fast control varies, where there is one)
+_BENCH_PARAMS: dict[str, tuple[Callable[..., Figure], list[dict[str, Any]]]] = {
+    "conv": (conv_update, [{"kernel": k, "stride": s, "padding": d * (k - 1) // 2, "dilation": d, "n_layers": n}
+                           for k, s, d, n in ((3, 1, 1, 3), (5, 2, 1, 4), (3, 1, 2, 6), (7, 1, 1, 8))]),
+    "se": (se_update, [{"reduction": r, "channels": 256} for r in (16, 2, 4, 32, 64, 8)]),
+    "width": (width_update, [{"alpha": a, "resolution": 224} for a in (1.0, 0.5, 0.75, 0.25, 1.5)]),
     # phi = 7 with the paper's coefficients is about B7 (2.0, 3.1, 600 px); B7 itself is drawn in every call
-    "phi": (phi_update, ("phi",), [{"phi": p} for p in (1.0, 0.0, 3.5, 7.0, 8.0)]),
-    "swish": (swish_update, ("beta",), [{"beta": b} for b in (1.0, 0.0, 2.5, 10.0)]),
+    "phi": (phi_update, [{"phi": p} for p in (1.0, 0.0, 3.5, 7.0, 8.0)]),
+    "swish": (swish_update, [{"beta": b} for b in (1.0, 0.0, 2.5, 10.0)]),
 }
 
 
@@ -785,14 +789,14 @@ def benchmark_updates(n: int = 20, render: bool = False) -> dict[str, dict[str, 
     """p50 / p95 milliseconds of each explorer's update after one warm-up call, cycling through typical values.
 
     Without ``render`` it times ``*_update`` alone (the numbers and the figure's artists). With ``render`` it
-    times what a slider move costs on screen: the update and the PNG drawn by :class:`FigureRenderer`,
-    moving the explorer's fast control where it has one (``se``: r, ``width``: alpha, ``phi``: phi) and
-    every control otherwise (a full draw). ``full_draws`` counts the full draws after the warm-up.
+    times what a slider move costs on screen: the update and the PNG drawn by :class:`FigureRenderer` (its
+    cache off), moving the explorer's fast control where it has one (``_FAST``) and every control otherwise
+    (a full draw). ``full_draws`` counts the full draws after the warm-up.
     """
     n = _check_int("n", n, 1)
     results = {}
-    for name, (update, fast, params) in _BENCH_PARAMS.items():
-        renderer = FigureRenderer(fast, cache_size=0)  # every update drawn: what a new value costs
+    for name, (update, params) in _BENCH_PARAMS.items():
+        renderer = FigureRenderer(_FAST.get(update, ()), cache_size=0)  # every update drawn: what a new value costs
         fig = update(**params[0])  # the first call fills the caches
         if render:
             renderer.png(fig, params[0])

@@ -14,6 +14,7 @@ import json
 import re
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import nbformat
@@ -46,6 +47,16 @@ def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
     return {"notebook": path.name, "seconds": round(seconds, 1), "peak_rss_mb": round(peak)}
 
 
+def measure(path: Path, timeout: int = 600, save: bool = True) -> dict:
+    """``run`` that never raises: a failing notebook gives {"notebook", "error", "traceback"} instead."""
+    try:
+        return run(path, timeout=timeout, save=save)
+    except Exception as err:  # keep going: one broken notebook should not hide the others' numbers
+        # nbclient's CellExecutionError carries the cell's traceback in its text; a bare error has none
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)) or traceback.format_exc()  # without terminal colours
+        return {"notebook": path.name, "error": f"{type(err).__name__}: {text[-300:]}", "traceback": text[-3000:]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", type=Path)
@@ -56,14 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     results, failed = [], 0
     for path in paths:
-        try:
-            result = run(path, timeout=args.timeout, save=not args.no_save)
-            print(f"{result['notebook']:<32} {result['seconds']:>7.1f} s {result['peak_rss_mb']:>7} MB", flush=True)
-        except Exception as err:  # keep going: one broken notebook should not hide the others' numbers
+        result = measure(path, timeout=args.timeout, save=not args.no_save)
+        if "error" in result:
             failed += 1
-            text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # the traceback without terminal colours
-            result = {"notebook": path.name, "error": f"{type(err).__name__}: {text[-300:]}", "traceback": text[-3000:]}
             print(f"{path.name:<32} FAILED {result['error']}", flush=True)
+        else:
+            print(f"{result['notebook']:<32} {result['seconds']:>7.1f} s {result['peak_rss_mb']:>7} MB", flush=True)
         results.append(result)
         if args.json:  # written after every notebook, so a run cut short still reports what it measured
             args.json.write_text(json.dumps(results, indent=1) + "\n")

@@ -282,6 +282,8 @@ def test_widgets_build_and_redraw(name, capsys):
     options = getattr(control, "options", None)
     control.value = options[0] if options else control.max
     assert explorer.figure is not first and explorer.error is None
+    # the first control of se, width, phi and swish is their main slider: it moves on the fast path
+    assert explorer.renderer.full_draws == (2 if name == "conv" else 1)
 
 
 def test_widget_shows_error_instead_of_raising():
