@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Jupyter refuses to start as root (a container, a cloud VM) unless told that it is on purpose.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # torch/torchvision pinned to the newest versions this course is tested with.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
@@ -20,7 +22,7 @@ setup: $(VENV)/.installed
 
 ## Opens the course in JupyterLab.
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
 ## Runs everything CI runs: ruff, unit tests, nbval over every notebook.
 test: setup lint unit notebooks
