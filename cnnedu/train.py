@@ -4,6 +4,10 @@ One small loop that every experiment of the course shares: SGD with momentum and
 Krizhevsky et al. 2012, Section 5) or Adam, optional cosine (Loshchilov & Hutter, arXiv:1608.03983) or step
 schedules (He et al. 2015, arXiv:1512.03385, Section 3.4), mixed precision and channels-last on CUDA, and an
 exactly repeatable run on the CPU for a given seed.
+
+The numeric recipe (``precision``, ``channels_last``) is chosen per device by :func:`recipe`; it can be forced
+on any device, so the CUDA recipe (bf16 or fp16 autocast, channels-last) also runs, and is tested, on a CPU.
+The environment variables ``CNNEDU_PRECISION`` and ``CNNEDU_CHANNELS_LAST`` set it for a whole session.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from torch import nn
 
 from cnnedu.env import get_device, seed_everything
 
-__all__ = ["QUICK", "History", "fit", "evaluate", "budget", "compare", "Comparison", "OPTIMIZERS", "SCHEDULERS"]
+__all__ = ["QUICK", "History", "fit", "evaluate", "budget", "compare", "Comparison", "Recipe", "recipe",
+           "OPTIMIZERS", "SCHEDULERS", "PRECISIONS"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULERS = (None, "cosine", "step")
 
 # The course's quick recipe for small networks on the embedded data: Adam at 3e-3 with a cosine decay to zero
@@ -49,6 +55,7 @@ class History:
     device: str = "cpu"
     seconds: float = 0.0
     steps_per_epoch: int = 0
+    precision: str = "fp32"
 
     def steps_to(self, train_error: float = 0.25, window: int | None = None) -> int | None:
         """The first step at which the running training error falls below ``train_error``; None if never.
@@ -99,12 +106,61 @@ def _default_loss(out: Any, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(_main_output(out), target)
 
 
-def _autocast(device: torch.device) -> torch.autocast:
-    """bf16 autocast where the GPU supports it, else fp16 (which needs a GradScaler); off on the CPU."""
-    if device.type != "cuda":
-        return torch.autocast("cpu", enabled=False)
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
+@dataclass(frozen=True)
+class Recipe:
+    """How a training or evaluation step runs: the autocast precision and the memory format.
+
+    ``precision`` "fp32" runs everything in float32; "bf16" and "fp16" run matrix products and convolutions
+    in 16 bits under ``torch.autocast`` while the weights stay float32 (Micikevicius et al. 2018,
+    arXiv:1710.03740). fp16's narrow range needs loss scaling (a GradScaler); bf16 keeps float32's range and
+    does not. ``channels_last`` stores activations as NHWC, the layout tensor cores read fastest.
+    """
+
+    precision: str
+    channels_last: bool
+
+    def autocast(self, device: torch.device) -> torch.autocast:
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+    def scaler(self, device: torch.device) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
+
+
+def _env_flag(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"environment variable {name} must be 1 or 0 (true / false), got {value!r}")
+
+
+def recipe(device: torch.device | str, precision: str = "auto", channels_last: bool | None = None) -> Recipe:
+    """The numeric recipe for ``device``: on CUDA bf16 (fp16 where the GPU lacks bf16) and channels-last;
+    elsewhere fp32 in the default layout.
+
+    ``precision`` is one of ``PRECISIONS``; "auto" reads ``CNNEDU_PRECISION`` first, then picks by device.
+    ``channels_last=None`` reads ``CNNEDU_CHANNELS_LAST`` (1 or 0) first, then picks by device. Forcing the
+    CUDA recipe on the CPU (``precision="bf16", channels_last=True``) runs the same code path as a GPU.
+    """
+    device = torch.device(device)
+    if precision == "auto":
+        precision = os.environ.get("CNNEDU_PRECISION", "").strip().lower() or "auto"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "auto":
+        # bf16 needs Ampere (compute capability 8.0) or newer for fast kernels; torch.cuda.is_bf16_supported()
+        # also answers True on older GPUs (a T4) where bf16 is only emulated, so read the capability instead
+        on_cuda = device.type == "cuda"
+        precision = ("bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16") if on_cuda else "fp32"
+    if channels_last is None:
+        channels_last = _env_flag("CNNEDU_CHANNELS_LAST")
+    if channels_last is None:
+        channels_last = device.type == "cuda"
+    return Recipe(precision, bool(channels_last))
 
 
 def _in_notebook() -> bool:
@@ -167,9 +223,9 @@ def _make_scheduler(scheduler: str | Callable | None, opt: torch.optim.Optimizer
                      f"got {scheduler!r}")
 
 
-def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _to_device(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
     x = x.to(device, non_blocking=True)
-    if device.type == "cuda" and x.ndim == 4:
+    if channels_last and x.ndim == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
 
@@ -180,17 +236,21 @@ def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Iterable,
-             device: torch.device | str | None = None) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy (a fraction) of ``model`` over ``loader``, in eval mode."""
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
+             precision: str = "auto", channels_last: bool | None = None) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy (a fraction) of ``model`` over ``loader``, in eval mode.
+
+    ``device`` defaults to the model's; ``precision`` and ``channels_last`` as in :func:`recipe`.
+    """
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    how = recipe(device, precision, channels_last)
     was_training = model.training
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
     try:
         for x, y in loader:
-            x, y = _to_device(x, device), y.to(device)
-            with _autocast(device):
+            x, y = _to_device(x, device, how.channels_last), y.to(device)
+            with how.autocast(device):
                 logits = _main_output(model(x))
             loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
@@ -217,12 +277,15 @@ def fit(
     scheduler: str | Callable | None = None,
     loss_fn: Callable[[Any, torch.Tensor], torch.Tensor] | None = None,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    precision: str = "auto",
+    channels_last: bool | None = None,
 ) -> History:
     """Train ``model`` on ``data = (train_loader, test_loader or None)`` and return its History.
 
     SGD with momentum 0.9 and weight decay 5e-4 by default (Krizhevsky et al. 2012, Section 5). The device
     is ``cnnedu.get_device()`` unless given; on CUDA the model runs channels-last under autocast (bf16, or
-    fp16 with a GradScaler). ``seed`` seeds torch and the loaders' shuffling, so on the CPU two runs of the
+    fp16 with a GradScaler), elsewhere in fp32: ``precision`` and ``channels_last`` override that choice
+    (see :func:`recipe`). ``seed`` seeds torch and the loaders' shuffling, so on the CPU two runs of the
     same model repeat exactly. ``loss_fn(outputs, target)`` receives the model's whole output (a tuple for
     models with auxiliary classifiers, e.g. GoogLeNet); accuracy uses the main output. ``augment(x)`` is
     applied to each training batch on the device. ``max_steps`` stops early (the schedule spans it).
@@ -238,19 +301,19 @@ def fit(
         raise ValueError(f"lr must be a positive number, got {lr!r}")
 
     device = torch.device(device) if device is not None else get_device()
+    how = recipe(device, precision, channels_last)
     seed_everything(seed)
     _reseed_loader(train_loader, seed)
     model.to(device)
-    if device.type == "cuda":
+    if how.channels_last:
         model.to(memory_format=torch.channels_last)
     loss_fn = loss_fn or _default_loss
     opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
     steps_per_epoch = len(train_loader)
     total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
     sched = _make_scheduler(scheduler, opt, total_steps)
-    amp = _autocast(device)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp.fast_dtype == torch.float16)
-    hist = History(device=str(device), steps_per_epoch=steps_per_epoch)
+    amp, scaler = how.autocast(device), how.scaler(device)
+    hist = History(device=str(device), steps_per_epoch=steps_per_epoch, precision=how.precision)
     bar_on = _want_bar(progress)
     start, step = time.perf_counter(), 0
 
@@ -264,7 +327,7 @@ def fit(
 
             batches = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", leave=False, mininterval=0.5)
         for x, y in batches:
-            x, y = _to_device(x, device), y.to(device)
+            x, y = _to_device(x, device, how.channels_last), y.to(device)
             if augment is not None:
                 x = augment(x)
             with amp:
@@ -292,7 +355,7 @@ def fit(
         hist.train_loss.append(loss_sum / max(count, 1))
         hist.train_acc.append(correct / max(count, 1))
         if test_loader is not None:
-            test_loss, test_acc = evaluate(model, test_loader, device)
+            test_loss, test_acc = evaluate(model, test_loader, device, how.precision, how.channels_last)
             hist.test_loss.append(test_loss)
             hist.test_acc.append(test_acc)
         hist.epoch_time.append(time.perf_counter() - t0)
@@ -301,7 +364,8 @@ def fit(
                     f"acc {100 * hist.train_acc[-1]:.1f} %")
             if test_loader is not None:
                 line += f", test loss {hist.test_loss[-1]:.3f} acc {100 * hist.test_acc[-1]:.1f} %"
-            print(line + f" ({hist.epoch_time[-1]:.1f} s, {device.type})", flush=True)
+            where = device.type if how.precision == "fp32" else f"{device.type}, {how.precision}"
+            print(line + f" ({hist.epoch_time[-1]:.1f} s, {where})", flush=True)
         if step >= total_steps:
             break
     hist.seconds = time.perf_counter() - start

@@ -59,11 +59,18 @@ def badge_line(path: Path) -> str:
 
 
 def install_block() -> str:
+    """The setup cell's first lines: on Colab only, install cnnedu at REF and torchinfo, and nothing else.
+
+    ``--no-deps`` keeps Colab's own torch, torchvision, ipywidgets and matplotlib: upgrading or downgrading
+    them would pull gigabytes of CUDA wheels or break Colab's widget front end. torchinfo is the one
+    dependency Colab lacks.
+    """
     return "\n".join([
         INSTALL_START,
         "import sys",
-        "if 'google.colab' in sys.modules:  # only on Colab: install cnnedu at the course's pinned tag",
-        f"    !pip install -q 'cnnedu @ git+https://github.com/{REPO}@{REF}'",
+        "if 'google.colab' in sys.modules:  # only on Colab: cnnedu at the course's pinned tag, Colab's torch kept",
+        "    !pip install -q torchinfo",
+        f"    !pip install -q --no-deps 'cnnedu @ git+https://github.com/{REPO}@{REF}'",
         INSTALL_END,
     ])
 

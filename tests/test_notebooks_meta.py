@@ -47,3 +47,34 @@ def test_notebook_hygiene(path):
     assert counts == sorted(counts), "cells were run out of order"
     for c in code:
         assert all(o.get("output_type") != "error" for o in c.get("outputs", [])), "a stored output is an error"
+
+
+# What a Colab runtime has installed: the Colab install cell adds cnnedu with --no-deps, plus torchinfo
+COLAB_HAS = {"IPython", "PIL", "ipywidgets", "matplotlib", "numpy", "skimage", "torch", "torchvision", "tqdm"}
+
+
+def _third_party_imports() -> dict[str, str]:
+    """Top-level modules imported by cnnedu and the notebooks (outside the standard library): module -> where."""
+    import ast
+    import re
+
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "cnnedu").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            for name in names:
+                found.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                for m in re.finditer(r"^\s*(?:import|from)\s+(\w+)", _src(cell), re.M):
+                    found.setdefault(m.group(1), path.name)
+    return {m: where for m, where in found.items() if m not in sys.stdlib_module_names and m != "cnnedu"}
+
+
+def test_the_colab_install_cell_brings_every_import():
+    block = badges.install_block()
+    assert "--no-deps" in block and "pip install -q torchinfo" in block
+    missing = {m: where for m, where in _third_party_imports().items() if m not in COLAB_HAS | {"torchinfo"}}
+    assert not missing, f"imported but neither on Colab nor in the Colab install cell: {missing}"
