@@ -78,3 +78,26 @@ def test_the_colab_install_cell_brings_every_import():
     assert "--no-deps" in block and "pip install -q torchinfo" in block
     missing = {m: where for m, where in _third_party_imports().items() if m not in COLAB_HAS | {"torchinfo"}}
     assert not missing, f"imported but neither on Colab nor in the Colab install cell: {missing}"
+
+
+def _name(requirement: str) -> str:
+    import re
+
+    return re.split(r"[<>=!~ \[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_binder_environment_matches_the_package():
+    """environment.yml (Binder, conda) installs what pyproject.toml declares, CPU-only torch in the same range."""
+    import re
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    lines = [m.group(1).strip() for m in re.finditer(r"^\s*-\s+(.+)$", (ROOT / "environment.yml").read_text(), re.M)]
+    assert "python=3.11" in lines
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines, "Binder has no GPU: CPU wheels"
+    assert "-e ." in lines, "environment.yml must install cnnedu itself"
+    listed = {_name(x) for x in lines if not x.startswith(("-", "python", "pip", "conda-forge"))}
+    assert listed == {_name(d) for d in declared}
+    for requirement in declared:
+        if _name(requirement) in ("torch", "torchvision"):
+            assert requirement in lines, f"{requirement} differs in environment.yml"
