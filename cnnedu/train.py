@@ -375,8 +375,14 @@ def fit(
 def budget(cpu: Any, gpu: Any) -> Any:
     """``gpu`` when CUDA is present, else ``cpu``: one cell sizes its experiment to the hardware.
 
-    Example: ``epochs, n_train = budget(cpu=(2, 4000), gpu=(30, 50000))``.
+    Example: ``epochs, n_train = budget(cpu=(2, 4000), gpu=(30, 50000))``. The environment variable
+    ``CNNEDU_BUDGET=cpu`` or ``gpu`` forces one size, e.g. to rehearse a GPU-sized run on a CPU (slowly).
     """
+    forced = os.environ.get("CNNEDU_BUDGET", "").strip().lower()
+    if forced not in ("", "cpu", "gpu"):
+        raise ValueError(f"environment variable CNNEDU_BUDGET must be cpu or gpu, got {forced!r}")
+    if forced:
+        return gpu if forced == "gpu" else cpu
     return gpu if torch.cuda.is_available() else cpu
 
 

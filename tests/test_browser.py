@@ -49,12 +49,17 @@ def lab(tmp_path_factory):
     for name, _, _ in CASES:
         if (NOTEBOOK_DIR / name).exists():
             shutil.copy(NOTEBOOK_DIR / name, workdir / name)
+    # no "get notified about Jupyter news?" prompt over the screenshots
+    notification = workdir / ".settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text('{"fetchNews": "false"}')
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     jupyter = Path(sys.executable).with_name("jupyter")
     server = subprocess.Popen(
         [str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workdir}", "--expose-app-in-browser",
+         f"--LabApp.user_settings_dir={workdir / '.settings'}", f"--LabApp.workspaces_dir={workdir / '.workspaces'}",
          "--allow-root", "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,

@@ -155,10 +155,19 @@ def test_steps_to():
 
 
 def test_budget(monkeypatch):
+    monkeypatch.delenv("CNNEDU_BUDGET", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert budget(cpu={"epochs": 1}, gpu={"epochs": 30}) == {"epochs": 1}
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("CNNEDU_BUDGET", "gpu")  # rehearse the GPU size on a CPU
     assert budget(cpu=1, gpu=30) == 30
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("CNNEDU_BUDGET", "cpu")
+    assert budget(cpu=1, gpu=30) == 1
+    monkeypatch.delenv("CNNEDU_BUDGET")
+    assert budget(cpu=1, gpu=30) == 30
+    monkeypatch.setenv("CNNEDU_BUDGET", "tpu")
+    with pytest.raises(ValueError, match="CNNEDU_BUDGET must be cpu or gpu, got 'tpu'"):
+        budget(cpu=1, gpu=30)
 
 
 def test_compare_two_models_two_seeds(data, capsys):
