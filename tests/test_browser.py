@@ -146,7 +146,14 @@ def test_slider_changes_numbers_and_figure(lab, browser, notebook, label, presse
             time.sleep(0.5)
             before_text, before_img = shown()
         assert before_text and before_img, "the widget shows no numbers or no figure for its default values"
-        page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_before.png"))
+
+        def snap(when: str) -> None:
+            # the figure's bottom at the window's bottom: the sliders, the numbers and the figure in one picture
+            cell.locator(".jp-OutputArea-output img").last.evaluate("e => e.scrollIntoView({block: 'end'})")
+            time.sleep(0.3)
+            page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_{when}.png"))
+
+        snap("before")
 
         handle = slider.locator(".noUi-handle").first
         handle.focus()
@@ -157,8 +164,7 @@ def test_slider_changes_numbers_and_figure(lab, browser, notebook, label, presse
         while time.time() < deadline and (after_text == before_text or after_img == before_img):
             time.sleep(0.5)
             after_text, after_img = shown()
-        slider.scroll_into_view_if_needed()
-        page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_after.png"))
+        snap("after")
         assert after_text != before_text, f"the numbers did not change: {after_text!r}"
         assert after_img != before_img, "the figure did not change"
         assert any(ch.isdigit() for ch in after_text)
