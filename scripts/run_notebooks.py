@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -28,7 +29,25 @@ PROBE = (
 )
 
 
+# What a reader sees in place of a widget where no kernel runs (GitHub, nbviewer, the slides), instead of its repr
+WIDGET_NOTE = "[interactive controls: run this notebook in JupyterLab, Colab or Binder to move them]"
+
+
+def tidy_widget_outputs(nb: nbformat.NotebookNode) -> int:
+    """Give every stored widget output a readable text fallback; return how many there were."""
+    count = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                data["text/plain"] = WIDGET_NOTE
+                count += 1
+    return count
+
+
 def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
+    # no progress bars in stored outputs: a stored bar is a widget frozen at 0 %; the per-epoch lines remain
+    os.environ["CNNEDU_NO_BAR"] = "1"
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     resources = {"metadata": {"path": str(path.parent)}}
@@ -39,6 +58,7 @@ def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
     probe = nb.cells.pop()
     peak = json.loads(probe.outputs[0]["text"])["peak_rss_mb"]
     nb.metadata.pop("widgets", None)
+    tidy_widget_outputs(nb)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)

@@ -7,6 +7,7 @@ Skipped, with a message, where Chromium or Playwright is not installed (`.ci/run
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -168,5 +169,32 @@ def test_slider_changes_numbers_and_figure(lab, browser, notebook, label, presse
         assert after_text != before_text, f"the numbers did not change: {after_text!r}"
         assert after_img != before_img, "the figure did not change"
         assert any(ch.isdigit() for ch in after_text)
+    finally:
+        page.close()
+
+
+def test_live_slideshow(lab, browser):
+    """RISE presents a notebook as reveal.js slides inside Jupyter, one slide per marked section."""
+    url, token, workdir = lab
+    notebook = CASES[0][0]
+    cells = json.loads((workdir / notebook).read_text(encoding="utf-8"))["cells"]
+    types = [c.get("metadata", {}).get("slideshow", {}).get("slide_type", "-") for c in cells]
+    # one slide per cell marked "slide", plus the title slide when the first cell is not marked itself
+    expected = types.count("slide") + (types[0] != "slide")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{url}/rise/{notebook}?token={token}", timeout=60_000)
+        page.wait_for_selector(".reveal .slides > section", timeout=120_000)
+        time.sleep(2)
+        assert page.locator(".reveal .slides > section").count() == expected
+        title = page.locator(".reveal .slides > section").first.text_content() or ""
+        assert "SENet" in title or "Squeeze" in title, title[:200]
+        start = page.url  # reveal.js keeps the current slide in the address: ...#/slide-0-0
+        for _ in range(2):  # two sections on: the arrow keys move through the deck
+            page.keyboard.press("ArrowRight")
+            time.sleep(1)
+        assert page.url != start, "the arrow keys did not move the slideshow"
+        assert page.locator(".reveal .slides > section.present").count() == 1
+        page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_slides.png"))
     finally:
         page.close()
