@@ -33,15 +33,25 @@ PROBE = (
 WIDGET_NOTE = "[interactive controls: run this notebook in JupyterLab, Colab or Binder to move them]"
 
 
+PROGRESS_BAR = re.compile(r"\d+%\|")  # tqdm's text form: "epoch 1/2:  40%|####      | 13/32 [...]"
+
+
 def tidy_widget_outputs(nb: nbformat.NotebookNode) -> int:
-    """Give every stored widget output a readable text fallback; return how many there were."""
+    """Drop stored progress bars (widgets frozen mid-run) and give every other stored widget a readable text
+    fallback; return how many widget outputs remain."""
     count = 0
     for cell in nb.cells:
+        kept = []
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "application/vnd.jupyter.widget-view+json" in data:
+                if PROGRESS_BAR.search("".join(data.get("text/plain", ""))):
+                    continue
                 data["text/plain"] = WIDGET_NOTE
                 count += 1
+            kept.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = kept
     return count
 
 
@@ -83,8 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the measurements here")
     parser.add_argument("--no-save", action="store_true", help="measure only, leave the files as they are")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (raise it on a loaded machine)")
+    parser.add_argument("--tidy", action="store_true", help="only tidy the stored widget outputs, run nothing")
     args = parser.parse_args(argv)
     paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if args.tidy:
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            print(f"{path.name:<32} {tidy_widget_outputs(nb)} widget output(s)")
+            nbformat.write(nb, path)
+        return 0
     results, failed = [], 0
     for path in paths:
         result = measure(path, timeout=args.timeout, save=not args.no_save)
