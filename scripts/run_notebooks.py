@@ -75,14 +75,13 @@ def runner_stalls(nb: nbformat.NotebookNode, longer_than: float = 5.0) -> float:
 
 
 def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
-    # no progress bars in stored outputs: a stored bar is a widget frozen at 0 %; the per-epoch lines remain
-    os.environ["CNNEDU_NO_BAR"] = "1"
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     resources = {"metadata": {"path": str(path.parent)}}
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources)
     start = time.perf_counter()
-    client.execute()
+    # no progress bars in stored outputs: a stored bar is a widget frozen at 0 %; the per-epoch lines remain
+    client.execute(env={**os.environ, "CNNEDU_NO_BAR": "1"})
     seconds = time.perf_counter() - start
     stalled = runner_stalls(nb)
     probe = nb.cells.pop()

@@ -363,3 +363,23 @@ def test_baselines_counts_field_and_errors():
         small_cnn(in_channels=0)
     with pytest.raises(ValueError, match="size"):
         linear_classifier(size=-1)
+
+
+def test_vgg_builds_a_column_of_ones_own():
+    """Section 4.1's B with each pair of 3x3 convolutions replaced by one 5x5: more weights, one ReLU per stage."""
+    b_5x5 = tuple((stage[0].replace("conv3-", "conv5-"),) for stage in VGG_CONFIGS["B"])
+    with torch.device("meta"):
+        b, custom = vgg("B"), vgg(b_5x5)
+    assert count_params(custom) == 134_503_528 > count_params(b)
+    assert [n for n, _ in custom.features.named_children()][:3] == ["conv1_1", "relu1_1", "pool1"]
+    assert receptive_field(custom).size == receptive_field(b).size
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ((("conv3-64",), ("conv3-128",), ("conv3-256",), ("conv3-512",), ("conv3-256",)), "512 channels"),
+    ((("conv3-64",), ("conv3-128",), ("conv3-256",), ("conv3-512",)), "5 stages"),
+    ((("conv3-64",), ("conv3-128",), ("pool",), ("conv3-512",), ("conv3-512",)), "conv<kernel>-<channels>"),
+])
+def test_vgg_rejects_a_malformed_column(config, message):
+    with torch.device("meta"), pytest.raises(ValueError, match=message):
+        vgg(config)

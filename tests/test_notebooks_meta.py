@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 sys.path.insert(0, str(ROOT / "scripts"))
 import badges  # noqa: E402
+from run_notebooks import WIDGET_NOTE  # noqa: E402
 
 
 def _src(cell) -> str:
@@ -48,8 +51,6 @@ def test_notebook_hygiene(path):
     for c in code:
         assert all(o.get("output_type") != "error" for o in c.get("outputs", [])), "a stored output is an error"
     # stored widgets read as a note where no kernel runs (GitHub, the slides), never as a repr or a 0 % bar
-    from run_notebooks import WIDGET_NOTE
-
     for c in code:
         for o in c.get("outputs", []):
             data = o.get("data", {})
@@ -63,9 +64,6 @@ COLAB_HAS = {"IPython", "PIL", "ipywidgets", "matplotlib", "numpy", "skimage", "
 
 def _third_party_imports() -> dict[str, str]:
     """Top-level modules imported by cnnedu and the notebooks (outside the standard library): module -> where."""
-    import ast
-    import re
-
     found: dict[str, str] = {}
     for path in sorted((ROOT / "cnnedu").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -89,15 +87,11 @@ def test_the_colab_install_cell_brings_every_import():
 
 
 def _name(requirement: str) -> str:
-    import re
-
     return re.split(r"[<>=!~ \[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
 def test_binder_environment_matches_the_package():
     """environment.yml (Binder, conda) installs what pyproject.toml declares, CPU-only torch in the same range."""
-    import re
-
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
     lines = [m.group(1).strip() for m in re.finditer(r"^\s*-\s+(.+)$", (ROOT / "environment.yml").read_text(), re.M)]

@@ -6,6 +6,7 @@ arXiv:1409.1556, Table 1 (configurations) and Table 2 (parameters).
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from functools import partial
@@ -71,10 +72,31 @@ VGG_CONFIGS: dict[str, tuple[tuple[str, ...], ...]] = {
 _TORCHVISION_NAMES = {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}
 
 
+Config = tuple[tuple[str, ...], ...]
+_ENTRY = re.compile(r"conv(\d+)-(\d+)")
+
+
 def _parse(entry: str) -> tuple[int, int]:
     """'conv3-256' -> (kernel 3, channels 256)."""
-    kernel, channels = entry.removeprefix("conv").split("-")
-    return int(kernel), int(channels)
+    match = _ENTRY.fullmatch(entry)
+    if match is None:
+        raise ValueError(f"config entries must be 'conv<kernel>-<channels>' (e.g. 'conv3-64') or 'LRN', "
+                         f"got {entry!r}")
+    return int(match[1]), int(match[2])
+
+
+def _table(config: str | Config) -> Config:
+    """A configuration by name, or a column of one's own written like Table 1's: one tuple per stage."""
+    if isinstance(config, str):
+        if config not in VGG_CONFIGS:
+            raise ValueError(f"config must be one of {', '.join(map(repr, VGG_CONFIGS))} or a tuple of stages, "
+                             f"got {config!r}")
+        return VGG_CONFIGS[config]
+    convs = [_parse(e) for stage in config for e in stage if e != "LRN"]
+    if len(config) != 5 or not convs or convs[-1][1] != 512:
+        raise ValueError("config as a tuple needs 5 stages (each ends in a 2x2 max pool) whose last convolution "
+                         f"has 512 channels, as fc6 expects 7x7x512; got {config!r}")
+    return config
 
 
 class VGG(AlexNet):
@@ -88,7 +110,7 @@ class VGG(AlexNet):
         super().__init__(features, classifier, pool_size=7)
 
 
-def _features(config: tuple[tuple[str, ...], ...], batch_norm: bool) -> nn.Sequential:
+def _features(config: Config, batch_norm: bool) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     in_channels = 3
     for s, stage in enumerate(config, start=1):
@@ -119,7 +141,7 @@ def _classifier(num_classes: int, dropout: float) -> nn.Sequential:
 
 
 def vgg(
-    config: str = "D",
+    config: str | Config = "D",
     batch_norm: bool = False,
     num_classes: int = 1000,
     dropout: float = 0.5,
@@ -129,12 +151,12 @@ def vgg(
 
     Simonyan and Zisserman 2015, Table 1. Parameters A / B / C / D / E: 132,863,336 / 133,047,848 /
     133,638,952 / 138,357,544 / 143,667,240 (Table 2: 133, 133, 134, 138, 144 M). ``pretrained=True``
-    downloads torchvision's weights (configurations A, B, D, E).
+    downloads torchvision's weights (configurations A, B, D, E). ``config`` may also be a column of one's
+    own in ``VGG_CONFIGS``' form, e.g. B with each pair of 3x3 convolutions replaced by one 5x5 (Section 4.1).
     """
-    if config not in VGG_CONFIGS:
-        raise ValueError(f"config must be one of {', '.join(map(repr, VGG_CONFIGS))}, got {config!r}")
+    table = _table(config)
     _check(num_classes, dropout)
-    model = VGG(_features(VGG_CONFIGS[config], batch_norm), _classifier(num_classes, dropout))
+    model = VGG(_features(table, batch_norm), _classifier(num_classes, dropout))
     if pretrained:
         if config not in _TORCHVISION_NAMES or num_classes != 1000:
             accepted = ", ".join(map(repr, _TORCHVISION_NAMES))
