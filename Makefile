@@ -7,7 +7,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # torch/torchvision pinned to the newest versions this course is tested with.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: lab test setup unit notebooks lint figures slides benchmark badges
+.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,11 @@ benchmark: setup
 
 badges: setup
 	$(BIN)/python scripts/badges.py
+
+## Runs every notebook that records a claim with its own seeds and with OTHER_SEEDS; writes benchmarks/EXPERIMENTS.md.
+OTHER_SEEDS ?= 7,8,9
+experiments: setup
+	$(BIN)/python scripts/run_experiments.py --json benchmarks/claims_default.json
+	$(BIN)/python scripts/run_experiments.py --seeds $(OTHER_SEEDS) --json benchmarks/claims_other.json
+	$(BIN)/python scripts/run_experiments.py --report benchmarks/EXPERIMENTS.md \
+		benchmarks/claims_default.json benchmarks/claims_other.json

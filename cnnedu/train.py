@@ -27,7 +27,7 @@ from torch import nn
 from cnnedu.env import get_device, seed_everything
 
 __all__ = ["QUICK", "History", "fit", "evaluate", "budget", "compare", "Comparison", "Recipe", "recipe",
-           "OPTIMIZERS", "SCHEDULERS", "PRECISIONS"]
+           "OPTIMIZERS", "SCHEDULERS", "PRECISIONS", "seeds", "claim", "Claim", "CLAIMS", "VERDICTS"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -475,6 +475,8 @@ def compare(builders: dict[str, Callable[[], nn.Module]], data: Sequence, seeds:
             metric: str = "test_acc", **fit_kwargs: Any) -> Comparison:
     """Train every model of ``builders`` once per seed under identical settings and collect ``metric``.
 
+    ``CNNEDU_SEEDS`` (see :func:`seeds`), when set, replaces ``seeds``.
+
     Each builder is called after ``seed_everything(seed)``, so the initial weights depend on the seed; the
     same seed then drives ``fit`` (data order, dropout). Returns a Comparison (mean, std, table, verdict).
     """
@@ -484,18 +486,208 @@ def compare(builders: dict[str, Callable[[], nn.Module]], data: Sequence, seeds:
         raise ValueError(f"metric must be one of {', '.join(_EPOCH_METRICS)}; got {metric!r}")
     if metric.startswith("test") and data[1] is None:
         raise ValueError(f"metric {metric!r} needs a test loader: data must be (train_loader, test_loader)")
-    seeds = tuple(seeds)
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
+    seeds = _seeds(seeds)
     progress = fit_kwargs.pop("progress", False)
     comp = Comparison(metric=metric, seeds=seeds)
+    bar = None
+    if _want_bar(True):  # one bar over all the runs; each run's own epoch lines only with progress=True
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(builders) * len(seeds), desc="runs", unit="run", leave=False)
     for name, build in builders.items():
         comp.results[name], comp.histories[name] = [], []
         for seed in seeds:
+            if bar is not None:
+                bar.set_description(f"{name}, seed {seed}")
             seed_everything(seed)
             hist = fit(build(), data, seed=seed, progress=progress, **fit_kwargs)
             comp.results[name].append(hist.final(metric))
             comp.histories[name].append(hist)
+            if bar is not None:
+                bar.update()
             print(f"{name}, seed {seed}: {metric} {comp._fmt(comp.results[name][-1])} ({hist.seconds:.1f} s)",
                   flush=True)
+    if bar is not None:
+        bar.close()
     return comp
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Seeds and claims: one place for an experiment's seeds, one record of what each experiment showed
+# ----------------------------------------------------------------------------------------------------------
+
+SEEDS_ENV = "CNNEDU_SEEDS"
+CLAIMS_ENV = "CNNEDU_CLAIMS"
+VERDICTS = ("shown", "within noise", "opposite")
+CLAIMS: list[Claim] = []  # every claim made in this session, in order
+
+
+def seeds(default: Sequence[int] = (0, 1, 2)) -> tuple[int, ...]:
+    """The seeds of an experiment: ``CNNEDU_SEEDS`` (e.g. ``7,8,9``) when set, else ``default``.
+
+    Every experiment of the course takes its seeds from here (``compare`` too), so that one environment
+    variable reruns the whole course with other seeds, to check that no result is an accident of the seeds.
+    """
+    text = os.environ.get(SEEDS_ENV, "").strip()
+    if not text:
+        values = tuple(default)
+    else:
+        try:
+            values = tuple(int(s) for s in text.replace(" ", "").split(",") if s)
+        except ValueError:
+            raise ValueError(f"environment variable {SEEDS_ENV} must be comma-separated integers such as "
+                             f"'7,8,9'; got {text!r}") from None
+    if not values or len(set(values)) != len(values):
+        raise ValueError(f"seeds must be distinct integers, at least one; got {values!r}")
+    return values
+
+
+_seeds = seeds  # for functions whose argument is called seeds
+
+
+def _stats(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    m = sum(values) / len(values)
+    s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return m, s
+
+
+@dataclass
+class Claim:
+    """One experiment's verdict on one of its paper's claims, with everything needed to check it.
+
+    ``kind`` "better": ``a`` beats ``b`` on ``metric``. Rule: the difference of the means, in the claimed
+    direction, must exceed the noise threshold 2 sqrt(std_a^2 + std_b^2) (the rule of :class:`Comparison`):
+    then ``shown``; beyond the threshold the other way, ``opposite``; otherwise ``within noise``.
+
+    ``kind`` "at most": ``a`` is worse than ``b`` by at most ``margin``. Rule: the shortfall of ``a``'s mean
+    plus the noise threshold must stay within the margin (``shown``); a shortfall beyond margin + threshold
+    is ``opposite``; otherwise ``within noise``. Both rules need at least two seeds per side.
+    """
+
+    claim: str
+    paper: str
+    kind: str
+    a: str
+    b: str
+    metric: str
+    unit: str
+    higher_is_better: bool
+    values_a: list[float]
+    values_b: list[float]
+    seeds: tuple[int, ...]
+    margin: float | None = None
+    seconds: float = 0.0
+    notebook: str = ""
+    mean_a: float = field(init=False)
+    std_a: float = field(init=False)
+    mean_b: float = field(init=False)
+    std_b: float = field(init=False)
+    effect: float = field(init=False)
+    threshold: float = field(init=False)
+    verdict: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mean_a, self.std_a = _stats(self.values_a)
+        self.mean_b, self.std_b = _stats(self.values_b)
+        # effect: how much a is better than b, in the metric's units (negative: a is worse)
+        sign = 1 if self.higher_is_better else -1
+        self.effect = sign * (self.mean_a - self.mean_b)
+        self.threshold = 2 * math.sqrt(self.std_a ** 2 + self.std_b ** 2)
+        if min(len(self.values_a), len(self.values_b)) < 2:
+            self.verdict = "within noise"
+        elif self.kind == "better":
+            self.verdict = ("shown" if self.effect > self.threshold else
+                            "opposite" if -self.effect > self.threshold else "within noise")
+        else:
+            shortfall = -self.effect
+            self.verdict = ("shown" if shortfall + self.threshold <= self.margin else
+                            "opposite" if shortfall - self.threshold > self.margin else "within noise")
+
+    def _v(self, value: float, diff: bool = False) -> str:
+        """A value (or, with ``diff``, a difference) in the claim's unit: percentages differ by points."""
+        if self.unit == "%":
+            return f"{value:.1f} {'points' if diff else '%'}"
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+        return f"{text} {self.unit}".rstrip()
+
+    def rule(self) -> str:
+        """The decision rule in words, with this claim's numbers."""
+        if self.kind == "better":
+            return (f"{self.a} is better by {self._v(self.effect, True)}; shown when that exceeds the noise "
+                    f"threshold 2·sqrt(std_a² + std_b²) = {self._v(self.threshold, True)}")
+        return (f"{self.a} falls short of {self.b} by {self._v(-self.effect, True)}; shown when that plus the "
+                f"noise threshold ({self._v(self.threshold, True)}) stays within the margin of "
+                f"{self._v(self.margin, True)}")
+
+    def __str__(self) -> str:
+        n = len(self.seeds)
+        return (f"Claim ({self.paper}): {self.claim}\n"
+                f"  {self.a}: {self._v(self.mean_a)} ± {self._v(self.std_a, True)}, {self.b}: {self._v(self.mean_b)} ± "
+                f"{self._v(self.std_b, True)} ({self.metric}, mean ± std over {n} seed{'s' * (n != 1)}: "
+                f"{', '.join(map(str, self.seeds))})\n"
+                f"  {self.rule()}.\n"
+                f"  Verdict: {self.verdict.upper()}")
+
+    def record(self) -> dict:
+        """A JSON-ready dict of the claim (what ``scripts/run_experiments.py`` collects)."""
+        keys = ("notebook", "claim", "paper", "verdict", "kind", "a", "b", "metric", "unit", "higher_is_better",
+                "mean_a", "std_a", "mean_b", "std_b", "effect", "threshold", "margin", "values_a", "values_b",
+                "seconds")
+        return {"seeds": list(self.seeds), **{k: getattr(self, k) for k in keys}}
+
+
+def claim(
+    text: str,
+    results: Comparison | dict[str, Sequence[float]],
+    a: str,
+    b: str,
+    paper: str,
+    higher_is_better: bool | None = None,
+    metric: str | None = None,
+    unit: str = "",
+    at_most_worse_by: float | None = None,
+    seconds: float | None = None,
+    seeds: Sequence[int] | None = None,
+) -> Claim:
+    """Decide, print and record one claim of a paper: "``a`` beats ``b``" (or, with ``at_most_worse_by``,
+    "``a`` is at most that much worse than ``b``") on the per-seed values in ``results``.
+
+    ``results`` is a :class:`Comparison` (its metric, seeds and run times are used) or a dict name -> one value
+    per seed. ``paper`` names the paper's evidence ("He et al. 2015, Fig. 6"). ``higher_is_better`` defaults
+    from the metric's name (losses, errors, steps and times are lower-is-better). The verdict follows the rule
+    in :class:`Claim`; the claim is appended to ``CLAIMS`` and, when ``CNNEDU_CLAIMS`` names a file, written to
+    it as one JSON line (``scripts/run_experiments.py`` reads those).
+    """
+    values = results.results if isinstance(results, Comparison) else results
+    for name, label in ((a, "a"), (b, "b")):
+        if name not in values:
+            raise ValueError(f"{label} must be one of {', '.join(values)}; got {name!r}")
+    if isinstance(results, Comparison):
+        metric = metric or results.metric
+        seeds = results.seeds if seeds is None else seeds
+        if seconds is None:
+            seconds = sum(h.seconds for name in (a, b) for h in results.histories.get(name, []))
+    if metric is None:
+        raise ValueError("metric must name what the values measure when results is a dict")
+    if higher_is_better is None:
+        higher_is_better = not any(w in metric for w in ("loss", "error", "step", "time", "second"))
+    if at_most_worse_by is not None and not at_most_worse_by >= 0:
+        raise ValueError(f"at_most_worse_by must be a margin >= 0, got {at_most_worse_by!r}")
+    va, vb = [float(v) for v in values[a]], [float(v) for v in values[b]]
+    seeds = tuple(seeds) if seeds is not None else tuple(range(len(va)))
+    if not len(va) == len(vb) == len(seeds):
+        raise ValueError(f"need one value per seed on each side: {len(va)} for {a}, {len(vb)} for {b}, "
+                         f"{len(seeds)} seeds")
+    result = Claim(claim=text, paper=paper, kind="better" if at_most_worse_by is None else "at most", a=a, b=b,
+                   metric=metric, unit=unit, higher_is_better=higher_is_better, values_a=va, values_b=vb,
+                   seeds=seeds, margin=at_most_worse_by, seconds=round(seconds or 0.0, 1))
+    CLAIMS.append(result)
+    path = os.environ.get(CLAIMS_ENV, "").strip()
+    if path:
+        import json
+
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(result.record()) + "\n")
+    print(result, flush=True)
+    return result
