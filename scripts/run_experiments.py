@@ -84,8 +84,8 @@ def report(default: list[dict], other: list[dict]) -> str:
         "Effect: how much the first side is better than the second (negative: worse). Time: the training runs",
         "behind the claim, all seeds.",
         "",
-        "| notebook | claim | paper | verdict (seeds) | effect / threshold | verdict (other seeds) | effect / threshold "
-        "| time |",
+        "| notebook | claim | paper | verdict (seeds) | effect / threshold | verdict (other seeds) "
+        "| effect / threshold | time |",
         "|---|---|---|---|---|---|---|---:|",
     ]
     for c in default:
