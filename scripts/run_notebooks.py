@@ -55,6 +55,12 @@ def tidy_widget_outputs(nb: nbformat.NotebookNode) -> int:
     return count
 
 
+def _stamp(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def runner_stalls(nb: nbformat.NotebookNode, longer_than: float = 5.0) -> float:
     """Seconds the kernel sat idle between two consecutive cells, counting only pauses over ``longer_than``.
 
@@ -62,16 +68,19 @@ def runner_stalls(nb: nbformat.NotebookNode, longer_than: float = 5.0) -> float:
     (seen with ``widgets.interact``; JupyterLab running the same notebook shows no such pause). The
     kernel's own timestamps (``record_timing``) tell those pauses apart from the notebook's own work.
     """
-    from datetime import datetime
-
-    def stamp(text: str) -> float:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-    spans = [(stamp(e["iopub.status.busy"]), stamp(e["shell.execute_reply"]))
+    spans = [(_stamp(e["iopub.status.busy"]), _stamp(e["shell.execute_reply"]))
              for e in (c.get("metadata", {}).get("execution", {}) for c in nb.cells)
              if "iopub.status.busy" in e and "shell.execute_reply" in e]
     gaps = (start - end for (_, end), (start, _) in zip(spans, spans[1:], strict=False))
     return sum(g for g in gaps if g > longer_than)
+
+
+def longest_cell(nb: nbformat.NotebookNode) -> float:
+    """Seconds of the slowest cell, from the kernel's own timestamps (``record_timing``)."""
+    spans = [_stamp(e["shell.execute_reply"]) - _stamp(e["iopub.status.busy"])
+             for e in (c.get("metadata", {}).get("execution", {}) for c in nb.cells)
+             if "iopub.status.busy" in e and "shell.execute_reply" in e]
+    return max(spans, default=0.0)
 
 
 def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
@@ -85,6 +94,7 @@ def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
     seconds = time.perf_counter() - start
     stalled = runner_stalls(nb)
     probe = nb.cells.pop()
+    slowest = longest_cell(nb)
     peak = json.loads(probe.outputs[0]["text"])["peak_rss_mb"]
     nb.metadata.pop("widgets", None)
     tidy_widget_outputs(nb)
@@ -93,7 +103,8 @@ def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
         cell.get("metadata", {}).pop("execution", None)
     if save:
         nbformat.write(nb, path)
-    result = {"notebook": path.name, "seconds": round(seconds - stalled, 1), "peak_rss_mb": round(peak)}
+    result = {"notebook": path.name, "seconds": round(seconds - stalled, 1), "peak_rss_mb": round(peak),
+              "longest_cell_s": round(slowest, 1)}
     if stalled:  # reported, and left out of the notebook's time: a reader in JupyterLab does not wait for it
         result["runner_stall_s"] = round(stalled, 1)
     return result
@@ -132,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.name:<32} FAILED {result['error']}", flush=True)
         else:
             stall = f" (runner idle {result['runner_stall_s']} s, not counted)" if "runner_stall_s" in result else ""
-            print(f"{result['notebook']:<32} {result['seconds']:>7.1f} s {result['peak_rss_mb']:>7} MB{stall}",
-                  flush=True)
+            print(f"{result['notebook']:<32} {result['seconds']:>7.1f} s {result['peak_rss_mb']:>7} MB, longest cell "
+                  f"{result['longest_cell_s']} s{stall}", flush=True)
         results.append(result)
         if args.json:  # written after every notebook, so a run cut short still reports what it measured
             args.json.write_text(json.dumps(results, indent=1) + "\n")
