@@ -169,7 +169,9 @@ def _in_notebook() -> bool:
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    # Jupyter's kernel shell, or a subclass of it such as Colab's google.colab._shell.Shell
+    return shell is not None and any(c.__name__ == "ZMQInteractiveShell" or c.__module__.startswith("google.colab")
+                                     for c in type(shell).__mro__)
 
 
 def _want_bar(progress: bool) -> bool:
@@ -321,12 +323,13 @@ def fit(
         model.train()
         t0, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
         hist.lr.append(opt.param_groups[0]["lr"])  # the rate this epoch starts with
-        batches = train_loader
-        if bar_on:
+        bar = None
+        if bar_on:  # counted by hand, so that a run cut short by max_steps still ends its bar complete
             from tqdm.auto import tqdm
 
-            batches = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", leave=False, mininterval=0.5)
-        for x, y in batches:
+            bar = tqdm(total=min(steps_per_epoch, total_steps - step), desc=f"epoch {epoch + 1}/{epochs}",
+                       leave=False, mininterval=0.5)
+        for x, y in train_loader:
             x, y = _to_device(x, device, how.channels_last), y.to(device)
             if augment is not None:
                 x = augment(x)
@@ -346,12 +349,14 @@ def fit(
             hist.step_acc.append(batch_correct / len(y))
             loss_sum, correct, count = loss_sum + batch_loss * len(y), correct + batch_correct, count + len(y)
             step += 1
-            if bar_on and step % 10 == 0:
-                batches.set_postfix(loss=f"{batch_loss:.3f}", refresh=False)
+            if bar is not None:
+                bar.update()
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{batch_loss:.3f}", refresh=False)
             if step >= total_steps:
                 break
-        if bar_on:
-            batches.close()
+        if bar is not None:
+            bar.close()
         hist.train_loss.append(loss_sum / max(count, 1))
         hist.train_acc.append(correct / max(count, 1))
         if test_loader is not None:

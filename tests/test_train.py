@@ -215,3 +215,65 @@ def test_reseed_loader_finds_the_shuffling_generator(data):
     first = [y.tolist() for _, y in data[0]]
     train._reseed_loader(data[0], 0)
     assert [y.tolist() for _, y in data[0]] == first
+
+
+def test_noise_rule_between_half_and_whole_threshold():
+    # threshold 2*sqrt(0.01**2 + 0.01**2) ~ 0.0283: a gap of 0.02 (between half and the whole) is within noise
+    comp = Comparison("test_acc", (0, 1, 2), {"a": [0.90, 0.91, 0.92], "b": [0.88, 0.89, 0.90],
+                                              "c": [0.87, 0.88, 0.89]})
+    assert comp.noise("a", "b") / 2 < 0.02 < comp.noise("a", "b") and comp.within_noise("a", "b")
+    assert not comp.within_noise("a", "c")  # 0.03 > 0.0283
+
+
+def test_compare_passes_each_seed_to_fit(data, monkeypatch):
+    seen = []
+    real_fit = train.fit
+
+    def spy(model, data, seed=0, **kw):
+        seen.append(seed)
+        return real_fit(model, data, seed=seed, **kw)
+
+    monkeypatch.setattr(train, "fit", spy)
+    compare({"lin": lambda: nn.Linear(8, 2)}, data, seeds=(3, 5, 8), epochs=1, device="cpu")
+    assert seen == [3, 5, 8]
+
+
+class _FakeBar:
+    bars: list = []
+
+    def __init__(self, total=None, **kw):
+        self.total, self.n, self.closed = total, 0, False
+        _FakeBar.bars.append(self)
+
+    def update(self, k=1):
+        self.n += k
+
+    def set_postfix(self, **kw):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+def test_progress_bar_ends_complete_when_max_steps_cuts_the_epoch(data, monkeypatch):
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", _FakeBar)
+    monkeypatch.setattr(train, "_want_bar", lambda progress: True)
+    _FakeBar.bars = []
+    fit(_mlp(), data, epochs=3, max_steps=11, device="cpu", progress=False)  # 8 steps per epoch: 8 + 3
+    assert [(b.total, b.n, b.closed) for b in _FakeBar.bars] == [(8, 8, True), (3, 3, True)]
+
+
+def test_in_notebook_recognises_colab_and_jupyter_shells(monkeypatch):
+    import IPython
+
+    class ZMQInteractiveShell:
+        pass
+
+    class Shell(ZMQInteractiveShell):  # Colab's shell is a subclass with another name
+        pass
+
+    for shell, expected in ((Shell(), True), (ZMQInteractiveShell(), True), (object(), False), (None, False)):
+        monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
+        assert train._in_notebook() is expected
