@@ -33,8 +33,9 @@ lint:
 unit:
 	$(BIN)/python -m pytest -n 2 tests
 
+# figures go to a scratch folder: running the tests leaves figures/ as it was
 notebooks:
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --sanitize-with tests/sanitize.cfg notebooks
+	CNNEDU_FIGURES=$$(mktemp -d) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --sanitize-with tests/sanitize.cfg notebooks
 
 figures: setup
 	$(BIN)/python scripts/make_figures.py

@@ -35,12 +35,13 @@ def notebooks_with_claims() -> list[Path]:
 def run(paths: list[Path], seeds: str | None, timeout: int = 600) -> tuple[list[dict], list[dict]]:
     """Run ``paths`` with ``CNNEDU_SEEDS=seeds`` (None: each experiment's own seeds); return (claims, runs)."""
     claims, runs = [], []
-    saved = {k: os.environ.get(k) for k in ("CNNEDU_SEEDS", "CNNEDU_CLAIMS", "CNNEDU_BUDGET")}
+    saved = {k: os.environ.get(k) for k in ("CNNEDU_SEEDS", "CNNEDU_CLAIMS", "CNNEDU_BUDGET", "CNNEDU_FIGURES")}
     try:
         for path in paths:
             with tempfile.TemporaryDirectory() as tmp:
                 record = Path(tmp) / "claims.jsonl"
-                os.environ.update(CNNEDU_CLAIMS=str(record), CNNEDU_BUDGET="cpu")
+                # figures of runs with other seeds go to the scratch folder, not to figures/
+                os.environ.update(CNNEDU_CLAIMS=str(record), CNNEDU_BUDGET="cpu", CNNEDU_FIGURES=tmp)
                 if seeds:
                     os.environ["CNNEDU_SEEDS"] = seeds
                 else:
