@@ -323,7 +323,7 @@ def photo(name: str = "chelsea") -> Image.Image:
 
 
 class PCAColorAugment(torch.nn.Module):
-    """AlexNet's colour augmentation: add sum_i alpha_i lambda_i p_i to every pixel, alpha_i ~ N(0, std).
+    """AlexNet's colour augmentation: add sum_i alpha_i lambda_i p_i to every pixel, alpha_i ~ N(0, std²).
 
     Krizhevsky, Sutskever, Hinton 2012, "ImageNet Classification with Deep Convolutional Neural Networks",
     Section 4.1: p_i and lambda_i are the eigenvectors and eigenvalues of the 3x3 covariance of RGB pixel

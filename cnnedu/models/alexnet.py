@@ -15,7 +15,7 @@ from torch import nn
 from cnnedu.blocks import check_positive
 from cnnedu.models import _torchvision
 
-__all__ = ["AlexNet", "alexnet", "alexnet_from_torchvision"]
+__all__ = ["AlexNet", "alexnet", "alexnet_from_torchvision", "fig1_cnn", "FIG1_ACTIVATIONS"]
 
 VARIANTS = ("paper", "torchvision")
 
@@ -148,6 +148,58 @@ def alexnet(
         raise ValueError("pretrained=True needs variant='torchvision': the paper's network has no weights")
     table = PAPER_CONVS if two_towers else [(c, k, s, p, 1, n, m) for c, k, s, p, _, n, m in PAPER_CONVS]
     return AlexNet(conv_features(table), fc_classifier(256 * 6 * 6, num_classes, dropout))
+
+
+# Section 3.1 names tanh and the logistic sigmoid as the saturating units that ReLUs replace; Figure 1 measures tanh.
+FIG1_ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+def fig1_cnn(
+    activation: str = "relu",
+    width: int = 8,
+    image_size: int = 16,
+    num_classes: int = 10,
+    init_std: float | None = 0.01,
+) -> nn.Sequential:
+    """The four-layer CNN of AlexNet's Figure 1 (ReLU against tanh on CIFAR-10), in small.
+
+    Krizhevsky et al. 2012, Section 3.1 and Figure 1. The paper does not give the network's sizes, so this
+    follows Figure 2's pattern: conv 5x5, conv 5x5, conv 3x3 with ``width``, 2·width, 2·width filters, each
+    followed by the activation and overlapping 3x3 / stride 2 max pooling (Section 3.4), then one fully
+    connected layer. No normalization and no dropout ("no regularization of any kind", Figure 1's caption).
+    ``init_std``: weights drawn from N(0, init_std²) and zero biases, as in Section 5 (standard deviation
+    0.01); ``None`` keeps PyTorch's default initialization.
+    """
+    if activation not in FIG1_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(map(repr, FIG1_ACTIVATIONS))}, got {activation!r}")
+    check_positive("width", width, integer=True)
+    check_positive("image_size", image_size, integer=True)
+    check_positive("num_classes", num_classes, integer=True)
+    if init_std is not None:
+        check_positive("init_std", init_std)
+    side = image_size
+    for _ in range(3):  # 5x5 and 3x3 convolutions keep the size (padding); each 3/2 pool takes it to (s - 3) // 2 + 1
+        side = (side - 3) // 2 + 1
+    if side < 1:
+        raise ValueError(f"image_size must be at least 15 for three 3x3 / stride 2 poolings, got {image_size}")
+    act = FIG1_ACTIVATIONS[activation]
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    c_in = 3
+    # c_out, kernel: the conv part of Figure 2, three layers deep and narrow
+    for i, (c_out, k) in enumerate([(width, 5), (2 * width, 5), (2 * width, 3)], start=1):
+        layers[f"conv{i}"] = nn.Conv2d(c_in, c_out, k, padding=k // 2)
+        layers[f"act{i}"] = act()
+        layers[f"pool{i}"] = nn.MaxPool2d(kernel_size=3, stride=2)
+        c_in = c_out
+    layers["flatten"] = nn.Flatten()
+    layers["fc"] = nn.Linear(c_in * side * side, num_classes)
+    model = nn.Sequential(layers)
+    if init_std is not None:
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.normal_(m.weight, 0.0, init_std)
+                nn.init.zeros_(m.bias)
+    return model
 
 
 def _state_dict(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
