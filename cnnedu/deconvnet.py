@@ -1,8 +1,9 @@
 """Zeiler and Fergus' deconvnet: project one unit of a conv / ReLU / max-pool network back to pixel space.
 
 Zeiler and Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014, arXiv:1311.2901.
-Section 2.1 (the deconvnet), Fig. 2 (top-9 activations per feature map), Fig. 5 (first-layer filters),
-Fig. 7 (occlusion sensitivity).
+Section 2.1 (the deconvnet), Fig. 2 (top-9 activations per feature map), Fig. 4 (features during training:
+weight snapshots), Fig. 5 (first-layer filters), Fig. 7 (occlusion sensitivity, and as a test: the object
+against the same area of background).
 
 The deconvnet walks a ``features`` ``nn.Sequential`` backwards from one unit. Per layer, in reverse order:
 
@@ -48,6 +49,14 @@ __all__ = [
     "unpool",
     "conv_transpose",
     "unit_receptive_field",
+    "object_mask",
+    "OcclusionSquares",
+    "occlusion_squares",
+    "occlude",
+    "class_probability",
+    "WeightSnapshots",
+    "distance_to_final",
+    "settle_step",
 ]
 
 # Layers the deconvnet can walk back through, and those whose output can be projected.
@@ -558,3 +567,193 @@ def first_layer_filters(model: nn.Module) -> torch.Tensor:
         if isinstance(module, nn.Conv2d):
             return module.weight.detach().cpu().clone()
     raise ValueError(f"model has no Conv2d layer ({type(model).__name__})")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Occlusion as an experiment (Fig. 7): the object against the same area of background.
+
+
+def object_mask(images: torch.Tensor, threshold: float = 0.175, border: int = 2, refits: int = 2) -> torch.Tensor:
+    """Pixels that differ from the background, for images of one object on a plain, gently shaded background.
+
+    The background is predicted per colour channel by a least-squares plane through the pixels within
+    ``border`` of the edge, refitted ``refits`` times without the edge pixels it does not explain (an object
+    or a dot that reaches the edge). A pixel whose colour lies more than ``threshold`` (Euclidean, in the
+    images' scale) from the plane is object. The default suits ``cnnedu.data.shapes_dataset``: half the
+    smallest colour distance (0.35) between an object and its background there. ``images`` is (N, C, H, W);
+    returns a bool (N, H, W) tensor.
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError(f"images must be an (N, C, H, W) tensor, got {getattr(images, 'shape', images)!r}")
+    _, c, h, w = images.shape
+    if not isinstance(border, int) or not 1 <= border <= min(h, w) // 2:
+        raise ValueError(f"border must be an integer in [1, {min(h, w) // 2}], got {border!r}")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be positive, got {threshold!r}")
+    ys, xs = torch.meshgrid(torch.linspace(-0.5, 0.5, h), torch.linspace(-0.5, 0.5, w), indexing="ij")
+    design = torch.stack([torch.ones_like(xs), xs, ys], dim=-1).view(1, h * w, 3).double()
+    edge = torch.ones(h, w, dtype=torch.bool)
+    edge[border:h - border, border:w - border] = False
+    masks = []
+    for chunk in images.detach().split(256):                     # 256 images at a time: little memory
+        pixels = chunk.double().cpu().reshape(len(chunk), c, h * w).transpose(1, 2)    # (n, HW, C)
+        use = edge.view(1, -1).expand(len(chunk), -1)
+        for _ in range(refits + 1):
+            weight = use.double().unsqueeze(-1)
+            plane = torch.linalg.lstsq(design * weight, pixels * weight).solution        # (n, 3, C)
+            distance = (pixels - design @ plane).norm(dim=2)                               # (n, HW)
+            use = edge.view(1, -1) & (distance < threshold)
+        masks.append((distance > threshold).view(len(chunk), h, w))
+    return torch.cat(masks)
+
+
+@dataclass
+class OcclusionSquares:
+    """Where to put one square of side ``patch`` per image: on the object, and on the background.
+
+    ``object`` and ``background`` are (N, 2) (top, left) corners; ``object_cover`` the fraction of the object
+    square that is object; ``clear`` whether the image has a square free of object (only those images
+    have a background square; elsewhere its corner is (-1, -1)).
+    """
+
+    patch: int
+    object: torch.Tensor
+    background: torch.Tensor
+    object_cover: torch.Tensor
+    clear: torch.Tensor
+
+
+def occlusion_squares(mask: torch.Tensor, patch: int, margin: int = 1, seed: int = 0) -> OcclusionSquares:
+    """For each (H, W) object mask, the square covering the most object and one covering none of it.
+
+    Zeiler and Fergus 2014, Section 4.2 and Fig. 7, turned into a test: the object square is the position
+    with the most object pixels under it (the first in raster order on ties); the background square is
+    drawn at random (by ``seed``) among the positions that cover no object pixel, after growing the mask by
+    ``margin`` pixels so that the square keeps clear of the object's blurred edge.
+    """
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 3:
+        raise ValueError(f"mask must be an (N, H, W) tensor, got {getattr(mask, 'shape', mask)!r}")
+    n, h, w = mask.shape
+    if not isinstance(patch, int) or not 1 <= patch <= min(h, w):
+        raise ValueError(f"patch must be an integer in [1, {min(h, w)}], got {patch!r}")
+    if not isinstance(margin, int) or margin < 0:
+        raise ValueError(f"margin must be a non-negative integer, got {margin!r}")
+    m = mask.detach().cpu().float().unsqueeze(1)
+    cover = F.avg_pool2d(m, patch, stride=1)[:, 0].flatten(1)                                # (N, positions)
+    grown = F.max_pool2d(m, 2 * margin + 1, stride=1, padding=margin) if margin else m
+    free = F.avg_pool2d(grown, patch, stride=1)[:, 0].flatten(1) == 0
+    cols = w - patch + 1
+    object_cover, best = cover.max(dim=1)
+    # a random free position per image: the free one with the largest random key
+    keys = torch.rand(free.shape, generator=torch.Generator().manual_seed(seed)).masked_fill(~free, -1.0)
+    pick = keys.argmax(dim=1)
+    clear = free.any(dim=1)
+    corner = lambda flat: torch.stack([flat // cols, flat % cols], dim=1)  # noqa: E731
+    background = torch.where(clear[:, None], corner(pick), torch.full_like(corner(pick), -1))
+    return OcclusionSquares(patch, corner(best), background, object_cover, clear)
+
+
+def occlude(images: torch.Tensor, corners: torch.Tensor, patch: int, fill: float = 0.0) -> torch.Tensor:
+    """A copy of ``images`` (N, C, H, W) with a square of side ``patch`` at each (top, left) corner set to ``fill``."""
+    if images.dim() != 4 or corners.shape != (images.shape[0], 2):
+        raise ValueError(f"need images (N, C, H, W) and corners (N, 2), got {tuple(images.shape)} and "
+                         f"{tuple(corners.shape)}")
+    h, w = images.shape[-2:]
+    top, left = corners[:, 0].view(-1, 1, 1).to(images.device), corners[:, 1].view(-1, 1, 1).to(images.device)
+    rows = torch.arange(h, device=images.device).view(1, -1, 1)
+    cols = torch.arange(w, device=images.device).view(1, 1, -1)
+    square = (rows >= top) & (rows < top + patch) & (cols >= left) & (cols < left + patch)
+    return images.masked_fill(square.unsqueeze(1), fill)
+
+
+@torch.no_grad()
+def class_probability(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                      batch_size: int = 500) -> torch.Tensor:
+    """Softmax probability of each image's class in ``labels``, the model in eval mode; a CPU tensor (N,)."""
+    if len(images) != len(labels):
+        raise ValueError(f"need one label per image, got {len(images)} images and {len(labels)} labels")
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(x.to(device)).float().softmax(dim=1).cpu() for x in images.split(batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out).gather(1, labels.view(-1, 1).long().cpu())[:, 0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Weights during training (Fig. 4): snapshots and how far each layer still has to go.
+
+
+class WeightSnapshots:
+    """CPU copies of a model's ``state_dict`` at chosen numbers of optimizer steps, taken while it trains.
+
+    Zeiler and Fergus 2014, Fig. 4 watch features evolve during one training run. A forward pre-hook counts
+    the model's forward passes in training mode (one per step in ``cnnedu.train.fit``; evaluation runs in
+    eval mode and is not counted): before pass number t the weights have had t updates. Use as a context
+    manager around the training; ``states`` then maps each step reached (0 is the initial weights) to a
+    state dict, and the weights after the last update are stored under the number of steps taken.
+    """
+
+    def __init__(self, model: nn.Module, steps: Iterable[int]) -> None:
+        self.steps = sorted({int(s) for s in steps})
+        if not self.steps or self.steps[0] < 0:
+            raise ValueError(f"steps must be non-negative integers, at least one, got {self.steps!r}")
+        self.model = model
+        self.states: dict[int, dict[str, torch.Tensor]] = {}
+        self.taken = 0
+        self._wanted = set(self.steps)
+        self._handle = None
+
+    def _copy(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in self.model.state_dict().items()}
+
+    def _hook(self, module: nn.Module, args) -> None:
+        if module.training:
+            if self.taken in self._wanted:
+                self.states[self.taken] = self._copy()
+            self.taken += 1
+
+    def __enter__(self) -> WeightSnapshots:
+        self._handle = self.model.register_forward_pre_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()
+        self.states[self.taken] = self._copy()
+
+
+def distance_to_final(states: dict[int, dict[str, torch.Tensor]], name: str) -> tuple[list[int], list[float]]:
+    """Steps and, per step t, ||W_t - W_T|| / ||W_0 - W_T|| for the tensor ``name`` (T the last step).
+
+    1 at the start, 0 at the end: the fraction of its way to its final value that the tensor still has to
+    go, so that layers of different sizes and initial scales compare (Fig. 4's "settling", measured).
+    """
+    steps = sorted(states)
+    if len(steps) < 2:
+        raise ValueError("need snapshots at two steps at least")
+    if name not in states[steps[0]]:
+        raise ValueError(f"name must be one of the state dict's keys, got {name!r}")
+    final = states[steps[-1]][name].double()
+    scale = (states[steps[0]][name].double() - final).norm().clamp_min(1e-30)
+    return steps, [float((states[s][name].double() - final).norm() / scale) for s in steps]
+
+
+def settle_step(steps: Sequence[int], distances: Sequence[float], fraction: float = 0.5) -> float:
+    """The step from which ``distances`` stay below ``fraction``, interpolated linearly between snapshots.
+
+    The crossing after the last snapshot at or above ``fraction``; the first step if none is.
+    """
+    if len(steps) != len(distances) or not steps:
+        raise ValueError("need one distance per step, at least one")
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}")
+    above = [i for i, d in enumerate(distances) if d >= fraction]
+    if not above:
+        return float(steps[0])
+    i = above[-1]
+    if i == len(steps) - 1:
+        return float(steps[-1])
+    d0, d1 = distances[i], distances[i + 1]
+    return float(steps[i] + (d0 - fraction) / (d0 - d1) * (steps[i + 1] - steps[i]))
