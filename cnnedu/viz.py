@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "comparison_bars",
     "heatmap",
     "scaling_curves",
+    "depth_profile",
     "save_figure",
     "si",
 ]
@@ -963,7 +965,9 @@ def save_figure(fig: Figure, name: str, directory: str | Path = "figures") -> tu
     """Write ``name.png`` (150 dpi) and ``name.svg`` for slides; returns both paths.
 
     A relative ``directory`` is taken from the repository root when cnnedu runs from its checkout, else from
-    the current directory; it is created when missing.
+    the current directory; it is created when missing. The environment variable ``CNNEDU_FIGURES`` replaces
+    the default folder (the test suite points it at a scratch folder, so that running the notebooks under
+    test leaves the repository's ``figures/`` as it was).
     """
     if not isinstance(fig, Figure):
         raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
@@ -973,6 +977,8 @@ def save_figure(fig: Figure, name: str, directory: str | Path = "figures") -> tu
     if stem.suffix.lower() in (".png", ".svg"):
         stem = Path(stem.stem)
     folder = Path(directory)
+    if str(directory) == "figures" and os.environ.get("CNNEDU_FIGURES"):
+        folder = Path(os.environ["CNNEDU_FIGURES"])
     if not folder.is_absolute():
         folder = (_repository_root() or Path.cwd()) / folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -983,3 +989,59 @@ def save_figure(fig: Figure, name: str, directory: str | Path = "figures") -> tu
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cnnedu"}):
         fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
     return png, svg
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Per-layer profiles over seeds.
+
+
+@_styled
+def depth_profile(
+    layers: Sequence[str],
+    runs: Mapping[str, Sequence[Sequence[float]]],
+    ax: Axes | None = None,
+    ylabel: str = "value",
+    log: bool = True,
+    marks: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """One value per layer, input to output, for several settings: each seed thin, the mean thick.
+
+    E.g. the gradient norm per row of GoogLeNet's Table 1 with and without the auxiliary losses
+    (arXiv:1409.4842, Section 5). ``runs`` maps a setting to one sequence per seed of one value per layer;
+    with ``log`` the y axis is logarithmic and the mean geometric. ``marks`` maps a label to a layer, drawn
+    as a dashed vertical line (where an auxiliary head attaches).
+    """
+    names = [str(n) for n in layers]
+    if not names:
+        raise ValueError("layers must name at least one layer")
+    if not runs:
+        raise ValueError("runs must hold at least one setting -> per-seed values")
+    a = _axes(ax, figsize=(8.0, 4.0))
+    pos = np.arange(len(names))
+    for i, (label, per_seed) in enumerate(runs.items()):
+        values = np.asarray(per_seed, dtype=float)
+        if values.ndim != 2 or values.shape[1] != len(names) or values.shape[0] < 1:
+            raise ValueError(f"runs[{label!r}] must hold one sequence of {len(names)} values per seed, got "
+                             f"shape {values.shape}")
+        if log and not (values > 0).all():
+            raise ValueError(f"runs[{label!r}] must be positive on a log axis")
+        colour = f"C{i % 8}"
+        for row in values:
+            a.plot(pos, row, color=colour, lw=0.8, alpha=0.35)
+        mean = np.exp(np.log(values).mean(axis=0)) if log else values.mean(axis=0)
+        a.plot(pos, mean, color=colour, lw=2.2, marker="o", ms=4,
+               label=f"{label} ({'geometric ' if log else ''}mean of {values.shape[0]})")
+    for label, layer in (marks or {}).items():
+        if str(layer) not in names:
+            raise ValueError(f"marks[{label!r}] must be one of the layers, got {layer!r}")
+        x = names.index(str(layer))
+        a.axvline(x, color="0.45", ls="--", lw=1)
+        a.annotate(str(label), (x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                   textcoords="offset points", fontsize=8, color="0.3")
+    if log:
+        a.set_yscale("log")
+    a.set_xticks(pos, names)
+    a.set(xlabel="layer (input to output)", ylabel=ylabel, title=title or ylabel)
+    a.legend(loc="lower right", fontsize=8)
+    return a.figure

@@ -397,6 +397,7 @@ def test_scaling_curves_marks():
 
 
 def test_save_figure(tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNEDU_FIGURES", raising=False)
     fig = viz.activation_curves(names=["relu"], derivative=False)
     png, svg = viz.save_figure(fig, "relu", directory=tmp_path / "out")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -413,3 +414,14 @@ def test_save_figure(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="name"):
         viz.save_figure(fig, "../escape")
     assert viz._repository_root() is None or (viz._repository_root() / "cnnedu").is_dir()
+
+
+def test_save_figure_goes_to_the_scratch_folder_under_tests(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNEDU_FIGURES", str(tmp_path / "scratch"))
+    monkeypatch.setattr(viz, "_repository_root", lambda: tmp_path / "repo")
+    fig = viz.activation_curves(names=["relu"], derivative=False)
+    png, svg = viz.save_figure(fig, "relu")
+    assert png == tmp_path / "scratch" / "relu.png" and svg.exists()
+    assert not (tmp_path / "repo").exists()
+    png, _ = viz.save_figure(fig, "relu", directory=tmp_path / "chosen")  # an explicit folder is kept
+    assert png.parent == tmp_path / "chosen"

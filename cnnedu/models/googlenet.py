@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnedu.blocks import ConvBNAct
+from cnnedu.blocks import ConvBNAct, check_positive
 from cnnedu.models import _torchvision
 from cnnedu.models.alexnet import _build_and_load, _check, _state_dict, paper_lrn
 
@@ -26,8 +26,12 @@ __all__ = [
     "INCEPTION_TABLE",
     "TABLE_1_REPORTED",
     "googlenet",
+    "googlenet_cifar",
     "googlenet_loss",
     "googlenet_from_torchvision",
+    "TABLE_1_ROWS",
+    "table_1_row",
+    "aux_gradient_norms",
 ]
 
 VARIANTS = ("paper", "torchvision")
@@ -63,6 +67,11 @@ TABLE_1_REPORTED: dict[str, tuple[float, float]] = {
     "5a": (1072, 54), "5b": (1388, 71),
     "linear": (1000, 1),
 }
+
+
+# The rows of Table 1 from input to output; conv2's row holds the 1x1 "conv2 reduce" and the 3x3 conv2.
+TABLE_1_ROWS = tuple(TABLE_1_REPORTED)
+_ROW_OF = {"conv2_reduce": "conv2", "fc": "linear"}
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -103,19 +112,21 @@ class InceptionAux(nn.Module):
     """Auxiliary classifier on 4a and 4d: 5x5/3 average pool, 1x1 conv 128, FC 1024, dropout 0.7, FC.
 
     Szegedy et al. 2015, Section 5. torchvision (``batch_norm=True``) pools adaptively to 4x4 (the same
-    size at 224 px, other windows) and uses a BN convolution.
+    size at 224 px, other windows) and uses a BN convolution. ``grid`` is the side of the pooled map (4 at
+    224 px; 2 for the 8x8 maps of :func:`googlenet_cifar`); ``conv_channels`` and ``fc_channels`` narrow the
+    head with the rest of a narrowed network.
     """
 
     def __init__(self, in_channels: int, num_classes: int, batch_norm: bool = False,
-                 dropout: float = 0.7) -> None:
+                 dropout: float = 0.7, conv_channels: int = 128, fc_channels: int = 1024, grid: int = 4) -> None:
         super().__init__()
-        # 14x14 -> floor((14 - 5) / 3) + 1 = 4x4, so fc1 sees 128 * 4 * 4 = 2048 features
-        self.pool = nn.AdaptiveAvgPool2d(4) if batch_norm else nn.AvgPool2d(5, stride=3)
-        self.conv = _conv(in_channels, 128, 1, batch_norm=batch_norm)
-        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
+        # 14x14 -> floor((14 - 5) / 3) + 1 = 4x4, so fc1 sees 128 * 4 * 4 = 2048 features (8x8 -> 2x2)
+        self.pool = nn.AdaptiveAvgPool2d(grid) if batch_norm else nn.AvgPool2d(5, stride=3)
+        self.conv = _conv(in_channels, conv_channels, 1, batch_norm=batch_norm)
+        self.fc1 = nn.Linear(conv_channels * grid * grid, fc_channels)
         self.relu = nn.ReLU()
         self.dropout = nn.Dropout(dropout)
-        self.fc2 = nn.Linear(1024, num_classes)
+        self.fc2 = nn.Linear(fc_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.flatten(self.conv(self.pool(x)), 1)
@@ -135,28 +146,37 @@ class GoogLeNet(nn.Module):
 
     Szegedy et al. 2015, Table 1 and Figure 3. In eval mode (and without auxiliary heads) ``forward``
     returns logits; in training mode with heads, a ``GoogLeNetOutputs(logits, aux1, aux2)``.
+    ``width_div`` divides every width of Table 1 (the auxiliary heads' included); ``small_input`` gives
+    the stem for 32 px images: a 3x3/1 first convolution and no first pool (see :func:`googlenet_cifar`).
     """
 
     def __init__(self, num_classes: int = 1000, aux_logits: bool = True, batch_norm: bool = False,
                  lrn: bool = True, kernel_5x5: int = 5, dropout: float = 0.4, last_pool: int = 3,
-                 transform_input: bool = False) -> None:
+                 transform_input: bool = False, width_div: int = 1, small_input: bool = False) -> None:
         super().__init__()
         self.transform_input = transform_input
         norm = paper_lrn if lrn else nn.Identity
+        d = width_div
         # stem, in Figure 3's order: conv 7x7/2, max pool, LRN, conv 1x1, conv 3x3, LRN, max pool.
         # Pools round up (ceil_mode, as Caffe does) so that 112 -> 56 -> 28 -> 14 -> 7 as in Table 1.
-        self.conv1 = _conv(3, 64, 7, stride=2, batch_norm=batch_norm)
-        self.pool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        # At 32 px the stem keeps the resolution until pool2, so the modules see 16, 8 and 4 px maps.
+        if small_input:
+            self.conv1 = _conv(3, 64 // d, 3, batch_norm=batch_norm)
+            self.pool1 = nn.Identity()
+        else:
+            self.conv1 = _conv(3, 64 // d, 7, stride=2, batch_norm=batch_norm)
+            self.pool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.lrn1 = norm()
-        self.conv2_reduce = _conv(64, 64, 1, batch_norm=batch_norm)
-        self.conv2 = _conv(64, 192, 3, batch_norm=batch_norm)
+        self.conv2_reduce = _conv(64 // d, 64 // d, 1, batch_norm=batch_norm)
+        self.conv2 = _conv(64 // d, 192 // d, 3, batch_norm=batch_norm)
         self.lrn2 = norm()
         self.pool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
 
         modules = {}
-        in_channels = 192
+        in_channels = 192 // d
         for name, row in INCEPTION_TABLE.items():
-            modules[name] = Inception(in_channels, *row, batch_norm=batch_norm, kernel_5x5=kernel_5x5)
+            widths = [w // d for w in row]
+            modules[name] = Inception(in_channels, *widths, batch_norm=batch_norm, kernel_5x5=kernel_5x5)
             in_channels = modules[name].out_channels
         m = modules
         self.inception3a, self.inception3b = m["3a"], m["3b"]
@@ -168,8 +188,10 @@ class GoogLeNet(nn.Module):
         self.inception5a, self.inception5b = m["5a"], m["5b"]
 
         # registered here, between 5b and fc, in torchvision's order so its state dicts load by order
-        self.aux1 = InceptionAux(m["4a"].out_channels, num_classes, batch_norm) if aux_logits else None
-        self.aux2 = InceptionAux(m["4d"].out_channels, num_classes, batch_norm) if aux_logits else None
+        head = partial(InceptionAux, num_classes=num_classes, batch_norm=batch_norm, conv_channels=128 // d,
+                       fc_channels=1024 // d, grid=2 if small_input else 4)
+        self.aux1 = head(m["4a"].out_channels) if aux_logits else None
+        self.aux2 = head(m["4d"].out_channels) if aux_logits else None
 
         # Table 1's "avg pool 7x7/1": global average pooling, the same at 224 px and usable at any size
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -243,6 +265,31 @@ def googlenet(
     return model
 
 
+def googlenet_cifar(
+    width_div: int = 8,
+    aux_logits: bool = True,
+    batch_norm: bool = False,
+    num_classes: int = 10,
+    dropout: float = 0.4,
+) -> GoogLeNet:
+    """GoogLeNet's 22-layer topology for 32 px images: every width of Table 1 divided by ``width_div``.
+
+    Not in the paper (Szegedy et al. 2015, Table 1 and Section 5 give the layout): a small network with
+    the same depth, the same nine modules and the auxiliary heads on 4a and 4d, for experiments on a CPU.
+    The stem's first convolution is 3x3/1 and its first max pool is dropped, so the modules run at 16, 8
+    and 4 px (the paper's 28, 14 and 7). ``batch_norm=False`` keeps the paper's biased convolutions, LRN
+    and PyTorch's default initialization; ``True`` adds BN after every convolution and drops LRN, as
+    torchvision does. The heads pool 8x8 to 2x2 (the paper's 5x5/3 window) and narrow with the rest.
+    """
+    check_positive("width_div", width_div, integer=True)
+    if 8 % width_div:  # the widths of Table 1 (and the heads' 128, 1024) have 8 as greatest common divisor
+        raise ValueError(f"width_div must be 1, 2, 4 or 8 (so every width of Table 1 stays whole), got "
+                         f"{width_div!r}")
+    _check(num_classes, dropout)
+    return GoogLeNet(num_classes, aux_logits=aux_logits, batch_norm=batch_norm, lrn=not batch_norm,
+                     dropout=dropout, width_div=width_div, small_input=True)
+
+
 def googlenet_loss(outputs: torch.Tensor | GoogLeNetOutputs, target: torch.Tensor,
                    aux_weight: float = 0.3) -> torch.Tensor:
     """Cross-entropy of the main logits plus ``aux_weight`` times that of each auxiliary head.
@@ -275,3 +322,46 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
 
 
 googlenet_from_torchvision = from_torchvision
+
+
+def table_1_row(name: str) -> str | None:
+    """The row of Table 1 that a GoogLeNet parameter or module belongs to, by its name.
+
+    ``"inception4a.branch3x3.1.0.weight"`` -> ``"4a"``, ``"conv2_reduce.0.weight"`` -> ``"conv2"``, ``"fc.bias"``
+    -> ``"linear"``; the auxiliary heads (not in Table 1) and layers without weights give None.
+    """
+    top = _ROW_OF.get(name.split(".")[0], name.split(".")[0]).removeprefix("inception")
+    return top if top in TABLE_1_ROWS else None
+
+
+def aux_gradient_norms(model: GoogLeNet, images: torch.Tensor, target: torch.Tensor,
+                       aux_weight: float = 0.3) -> dict[str, dict[str, float]]:
+    """Norm of the loss gradient on each Table 1 row's weights, without and with the auxiliary losses.
+
+    Szegedy et al. 2015, Section 5: the heads were added to "increase the gradient signal that gets
+    propagated back". One forward pass in training mode (the heads run, dropout draws one mask), then
+    two gradients of the same graph: of the main cross-entropy alone (``"without aux"``) and of the
+    training loss of :func:`googlenet_loss`, main + ``aux_weight`` (aux1 + aux2) (``"with aux"``). Only
+    weights count (no biases, as Table 1), the heads' own excluded. The model's ``.grad`` stays untouched.
+    """
+    if model.aux1 is None or model.aux2 is None:
+        raise ValueError("model must have auxiliary heads: build it with aux_logits=True")
+    if aux_weight < 0:
+        raise ValueError(f"aux_weight must be >= 0, got {aux_weight!r}")
+    named = [(table_1_row(n), p) for n, p in model.named_parameters() if p.dim() > 1 and p.requires_grad]
+    named = [(row, p) for row, p in named if row is not None]
+    params = [p for _, p in named]
+    was_training = model.training
+    out = model.train()(images)
+    model.train(was_training)
+    main = F.cross_entropy(out.logits, target)
+    aux = F.cross_entropy(out.aux1, target) + F.cross_entropy(out.aux2, target)
+    g_main = torch.autograd.grad(main, params, retain_graph=True)
+    # the rows above 4d get nothing from the heads: allow_unused gives None there
+    g_aux = torch.autograd.grad(aux, params, allow_unused=True)
+    squares = {key: dict.fromkeys(TABLE_1_ROWS, 0.0) for key in ("without aux", "with aux")}
+    for (row, _), gm, ga in zip(named, g_main, g_aux, strict=True):
+        total = gm if ga is None else gm + aux_weight * ga
+        squares["without aux"][row] += gm.pow(2).sum().item()
+        squares["with aux"][row] += total.pow(2).sum().item()
+    return {key: {row: v ** 0.5 for row, v in rows.items()} for key, rows in squares.items()}
