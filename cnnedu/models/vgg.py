@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import torch
@@ -17,7 +17,8 @@ from torch import nn
 from cnnedu.models import _torchvision
 from cnnedu.models.alexnet import AlexNet, _build_and_load, _check, _state_dict, paper_lrn
 
-__all__ = ["VGG", "VGG_CONFIGS", "vgg", "vgg11", "vgg13", "vgg16", "vgg19", "vgg_from_torchvision"]
+__all__ = ["VGG", "VGG_CONFIGS", "PRE_INIT_LAYERS", "pre_initialise", "vgg", "vgg11", "vgg13", "vgg16", "vgg19",
+           "vgg_from_torchvision"]
 
 # Table 1 of the paper, one column per configuration, one tuple per stage; every stage ends in a 2x2 max
 # pool ("maxpool" rows of the table) and the network in FC-4096, FC-4096, FC-1000, soft-max.
@@ -207,3 +208,57 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
 
 
 vgg_from_torchvision = from_torchvision
+
+
+# Section 3.1: "we initialised the first four convolutional layers and the last three fully-connected layers with
+# the layers of net A (the intermediate layers were initialised randomly)". A's first four conv layers are
+# conv1_1, conv2_1, conv3_1 and conv3_2, and B to E have layers of those names and shapes; by position D's fourth
+# conv layer would be conv2_2, whose input is 128 channels wide where A's conv3_2 takes 256, so the copy goes by name.
+PRE_INIT_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv3_2", "fc6", "fc7", "fc8")
+
+
+def _layers_by_name(model: nn.Module, role: str, names: Sequence[str]) -> dict[str, tuple[str, nn.Module]]:
+    """``names`` -> (qualified name, module), matching the last part of each module's name (``features.conv1_1``)."""
+    found: dict[str, list[tuple[str, nn.Module]]] = {n: [] for n in names}
+    for qualified, module in model.named_modules():
+        key = qualified.rsplit(".", 1)[-1]
+        if key in found:
+            found[key].append((qualified, module))
+    for name, hits in found.items():
+        if len(hits) != 1:
+            where = "no layer" if not hits else f"{len(hits)} layers ({', '.join(q for q, _ in hits)})"
+            raise ValueError(f"{role} must have exactly one layer named {name!r}, found {where}")
+        if not isinstance(getattr(hits[0][1], "weight", None), torch.Tensor):
+            raise ValueError(f"{role}'s layer {hits[0][0]!r} has no weight to copy")
+    return {name: hits[0] for name, hits in found.items()}
+
+
+def pre_initialise(deep: nn.Module, shallow: nn.Module, names: Sequence[str] = PRE_INIT_LAYERS) -> list[str]:
+    """Copy the weights and biases of ``shallow``'s layers ``names`` into the same-named layers of ``deep``.
+
+    Simonyan and Zisserman 2015, Section 3.1: the deeper nets started from a trained configuration A in the
+    first four conv layers and the three FC layers (``PRE_INIT_LAYERS``), the layers in between random; the
+    copied layers keep training at the full learning rate. Layers match by the last part of their module
+    name (``features.conv3_2``), so any model named like :func:`vgg`'s works, scaled-down ones too. Returns
+    the qualified names of ``deep``'s overwritten layers, in ``deep``'s order; all other layers are left as
+    they were. Raises ``ValueError`` when a name is missing or repeated in either model, or shapes differ.
+    """
+    if isinstance(names, str):
+        raise ValueError(f"names must be a sequence of layer names such as PRE_INIT_LAYERS, got the string {names!r}")
+    target, source = _layers_by_name(deep, "deep", names), _layers_by_name(shallow, "shallow", names)
+    for name in names:
+        (q_to, to), (q_from, src) = target[name], source[name]
+        for part in ("weight", "bias"):
+            a, b = getattr(to, part, None), getattr(src, part, None)
+            if (a is None) != (b is None) or (a is not None and a.shape != b.shape):
+                shapes = [None if t is None else tuple(t.shape) for t in (a, b)]
+                raise ValueError(f"layer {name!r}: {part} of deep ({q_to}) is {shapes[0]}, of shallow ({q_from}) "
+                                 f"{shapes[1]}; pre-initialisation needs equal shapes")
+    with torch.no_grad():
+        for name in names:
+            to, src = target[name][1], source[name][1]
+            to.weight.copy_(src.weight)
+            if to.bias is not None:
+                to.bias.copy_(src.bias)
+    copied = {target[name][0] for name in names}
+    return [q for q, _ in deep.named_modules() if q in copied]
