@@ -24,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_notebooks import measure  # noqa: E402
 
+from cnnedu import train  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,6 +39,9 @@ def run(paths: list[Path], seeds: str | None, timeout: int = 600) -> tuple[list[
     claims, runs = [], []
     saved = {k: os.environ.get(k) for k in ("CNNEDU_SEEDS", "CNNEDU_CLAIMS", "CNNEDU_BUDGET", "CNNEDU_FIGURES")}
     try:
+        if seeds:  # fail here, before any notebook runs, on a malformed list
+            os.environ["CNNEDU_SEEDS"] = seeds
+            train.seeds()
         for path in paths:
             with tempfile.TemporaryDirectory() as tmp:
                 record = Path(tmp) / "claims.jsonl"
@@ -125,11 +130,6 @@ def main(argv: list[str] | None = None) -> int:
         args.report.write_text(report(default, other))
         print(f"wrote {args.report}")
         return 0
-    if args.seeds:  # fail here, before any notebook runs, on a malformed list
-        from cnnedu.train import SEEDS_ENV, seeds
-
-        os.environ[SEEDS_ENV] = args.seeds
-        seeds()
     claims, runs = run(args.paths or notebooks_with_claims(), args.seeds, args.timeout)
     if args.json:
         args.json.write_text(json.dumps(claims, indent=1) + "\n")
