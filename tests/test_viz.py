@@ -192,17 +192,17 @@ def test_image_conversions():
     rgb = rng.random((20, 30, 3)).astype(np.float32)
     mean, std = np.array(viz.IMAGENET_MEAN), np.array(viz.IMAGENET_STD)
     normalised = torch.from_numpy(((rgb - mean) / std).transpose(2, 0, 1).astype(np.float32))
-    np.testing.assert_allclose(viz._to_hwc(normalised), rgb, atol=1e-5)
-    np.testing.assert_allclose(viz._to_hwc(normalised[None]), rgb, atol=1e-5)
-    np.testing.assert_allclose(viz._to_hwc(rgb.transpose(2, 0, 1)), rgb)
+    np.testing.assert_allclose(viz.images._to_hwc(normalised), rgb, atol=1e-5)
+    np.testing.assert_allclose(viz.images._to_hwc(normalised[None]), rgb, atol=1e-5)
+    np.testing.assert_allclose(viz.images._to_hwc(rgb.transpose(2, 0, 1)), rgb)
     uint8 = (rgb * 255).astype(np.uint8)
-    np.testing.assert_allclose(viz._to_hwc(uint8), uint8 / 255, atol=1e-6)
-    np.testing.assert_allclose(viz._to_hwc(Image.fromarray(uint8)), uint8 / 255, atol=1e-6)
+    np.testing.assert_allclose(viz.images._to_hwc(uint8), uint8 / 255, atol=1e-6)
+    np.testing.assert_allclose(viz.images._to_hwc(Image.fromarray(uint8)), uint8 / 255, atol=1e-6)
     chw = torch.from_numpy(rgb).permute(2, 0, 1)
-    custom = viz._to_hwc((chw - 0.5) / 0.25, mean=[0.5] * 3, std=[0.25] * 3)
+    custom = viz.images._to_hwc((chw - 0.5) / 0.25, mean=[0.5] * 3, std=[0.25] * 3)
     np.testing.assert_allclose(custom, rgb, atol=1e-5)
     with pytest.raises(ValueError, match="image"):
-        viz._to_hwc(np.zeros((2, 3, 8, 8)))
+        viz.images._to_hwc(np.zeros((2, 3, 8, 8)))
 
 
 def test_receptive_field_on_image():
@@ -404,21 +404,21 @@ def test_save_figure(tmp_path, monkeypatch):
     assert "<svg" in svg.read_text()
     with Image.open(png) as im:  # 150 dpi: the default 6.4 x 4 inch figure is about 960 px wide
         assert 800 < im.width < 1100
-    monkeypatch.setattr(viz, "_repository_root", lambda: tmp_path / "repo")
+    monkeypatch.setattr(viz.saving, "_repository_root", lambda: tmp_path / "repo")
     png, _ = viz.save_figure(fig, "relu.png")
     assert png == tmp_path / "repo" / "figures" / "relu.png" and png.exists()
-    monkeypatch.setattr(viz, "_repository_root", lambda: None)
+    monkeypatch.setattr(viz.saving, "_repository_root", lambda: None)
     monkeypatch.chdir(tmp_path)
     _, svg = viz.save_figure(fig, "r", directory="slides_figs")
     assert svg == tmp_path / "slides_figs" / "r.svg" and svg.exists()
     with pytest.raises(ValueError, match="name"):
         viz.save_figure(fig, "../escape")
-    assert viz._repository_root() is None or (viz._repository_root() / "cnnedu").is_dir()
+    assert viz.saving._repository_root() is None or (viz.saving._repository_root() / "cnnedu").is_dir()
 
 
 def test_save_figure_goes_to_the_scratch_folder_under_tests(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNEDU_FIGURES", str(tmp_path / "scratch"))
-    monkeypatch.setattr(viz, "_repository_root", lambda: tmp_path / "repo")
+    monkeypatch.setattr(viz.saving, "_repository_root", lambda: tmp_path / "repo")
     fig = viz.activation_curves(names=["relu"], derivative=False)
     png, svg = viz.save_figure(fig, "relu")
     assert png == tmp_path / "scratch" / "relu.png" and svg.exists()
