@@ -31,6 +31,7 @@ __all__ = [
     "receptive_fields",
     "ReceptiveField",
     "effective_receptive_field",
+    "output_gradient_norms",
 ]
 
 
@@ -591,3 +592,41 @@ def effective_receptive_field(
         handle.remove()
         model.train(was_training)
     return total / total.max().clamp_min(1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Gradient flow: how strongly the loss reaches each part of a network.
+
+
+def output_gradient_norms(
+    model: nn.Module, modules: Sequence[nn.Module], images: torch.Tensor, labels: torch.Tensor
+) -> list[float]:
+    """The norm of dL/d(output) of each of ``modules`` (in the order given) for one cross-entropy backward pass.
+
+    The measure of He et al. 2015 (Section 4.1, "vanishing gradients") and of the "strong gradient flow" of
+    DenseNet (Huang et al. 2017, Section 1): how much of the loss's signal arrives at each block. Forward
+    hooks register a tensor hook on each module's output; the model's parameters' ``.grad`` are left as
+    they were. Every module in ``modules`` must be used in the forward pass.
+    """
+    if not modules:
+        raise ValueError("modules must list at least one submodule of model")
+    grads: dict[int, float] = {}
+
+    def watch(k: int):
+        def hook(_module, _inputs, out):  # returns None: the output is left unchanged
+            out.register_hook(lambda g: grads.__setitem__(k, g.norm().item()))
+
+        return hook
+
+    handles = [m.register_forward_hook(watch(k)) for k, m in enumerate(modules)]
+    try:
+        loss = nn.functional.cross_entropy(model(images), labels)
+        torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad] or [images.requires_grad_()],
+                            allow_unused=True)
+    finally:
+        for h in handles:
+            h.remove()
+    missing = [k for k in range(len(modules)) if k not in grads]
+    if missing:
+        raise ValueError(f"modules {missing} (by position) were not used in model's forward pass")
+    return [grads[k] for k in range(len(modules))]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import math
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -55,8 +57,43 @@ def use_style() -> None:
     mpl.rcParams.update(STYLE)
 
 
+# cgroup v2 writes "max 100000" or "<quota> <period>"; v1 has two files (quota -1 when unlimited)
+CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1 = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
+def cpu_quota(v2: Path = CGROUP_V2, v1: tuple[Path, Path] = CGROUP_V1) -> float | None:
+    """The CPUs this process may use under its cgroup quota (Binder, Docker, Kubernetes), or None if unlimited.
+
+    torch sizes its thread pool by the host's cores; in a pod limited to 1 or 2 CPUs, dozens of threads then
+    compete for the quota and small operations become many times slower.
+    """
+    try:
+        if v2.exists():
+            quota, period = v2.read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        if v1[0].exists() and v1[1].exists():
+            quota, period = int(v1[0].read_text()), int(v1[1].read_text())
+            return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def cap_threads(quota: float | None = None) -> int:
+    """Cap torch's threads at the cgroup CPU quota (rounded up, at least 1) when one is set; return the count."""
+    quota = cpu_quota() if quota is None else quota
+    if quota is not None and quota > 0:
+        limit = max(1, math.ceil(quota))
+        if torch.get_num_threads() > limit:
+            torch.set_num_threads(limit)
+    return torch.get_num_threads()
+
+
 def setup(seed: int = 0, verbose: bool = True) -> torch.device:
     """Seed everything, pick the device, set the plotting style; print one line and return the device.
+
+    Where a cgroup CPU quota is set (Binder's pods, containers), torch's threads are capped at it.
 
     It also freezes the objects that exist so far (the imported libraries: torch alone brings about 300,000)
     out of the garbage collector's full scans (``gc.freeze``). Without that, every full collection walks them
@@ -64,6 +101,7 @@ def setup(seed: int = 0, verbose: bool = True) -> torch.device:
     """
     seed_everything(seed)
     use_style()
+    cap_threads()
     gc.collect()
     gc.freeze()
     device = get_device()

@@ -418,16 +418,11 @@ class Comparison:
         return self.results[name]
 
     def mean(self, name: str) -> float:
-        values = self._check(name)
-        return sum(values) / len(values)
+        return _stats(self._check(name))[0]
 
     def std(self, name: str) -> float:
         """Sample standard deviation over seeds (0 for a single seed)."""
-        values = self._check(name)
-        if len(values) < 2:
-            return 0.0
-        m = self.mean(name)
-        return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+        return _stats(self._check(name))[1]
 
     def noise(self, a: str, b: str) -> float:
         """The threshold of the noise rule: 2 sqrt(std_a^2 + std_b^2)."""
@@ -467,7 +462,7 @@ class Comparison:
         if self.within_noise(a, b):
             return (f"{stats}. The difference of {self._fmt_diff(gap)} is within noise (threshold "
                     f"{self._fmt_diff(self.noise(a, b))}): these runs do not show that either is better.")
-        higher_is_better = "loss" not in self.metric and "time" not in self.metric
+        higher_is_better = _higher_is_better(self.metric)
         better, worse = (a, b) if (ma > mb) == higher_is_better else (b, a)
         return (f"{stats}. {better} beats {worse} by {self._fmt_diff(gap)}, more than the noise threshold of "
                 f"{self._fmt_diff(self.noise(a, b))}.")
@@ -548,6 +543,11 @@ def seeds(default: Sequence[int] = (0, 1, 2)) -> tuple[int, ...]:
 
 
 _seeds = seeds  # for functions whose argument is called seeds
+
+
+def _higher_is_better(metric: str) -> bool:
+    """Accuracies and scores go up; losses, errors, steps and times go down."""
+    return not any(w in metric for w in ("loss", "error", "step", "time", "second"))
 
 
 def _stats(values: Sequence[float]) -> tuple[float, float]:
@@ -676,7 +676,7 @@ def claim(
     if metric is None:
         raise ValueError("metric must name what the values measure when results is a dict")
     if higher_is_better is None:
-        higher_is_better = not any(w in metric for w in ("loss", "error", "step", "time", "second"))
+        higher_is_better = _higher_is_better(metric)
     if at_most_worse_by is not None and not at_most_worse_by >= 0:
         raise ValueError(f"at_most_worse_by must be a margin >= 0, got {at_most_worse_by!r}")
     va, vb = [float(v) for v in values[a]], [float(v) for v in values[b]]

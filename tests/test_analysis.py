@@ -10,6 +10,7 @@ import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from cnnedu import analysis
 from cnnedu.analysis import (
     conv_macs,
     conv_output_size,
@@ -244,3 +245,29 @@ def test_strided_slice_shortcut_is_a_subsampling():
     rf_a, rf_b = receptive_field(a, (3, 32, 32)), receptive_field(b, (3, 32, 32))
     assert (rf_a.size, rf_a.stride, rf_a.padding) == (rf_b.size, rf_b.stride, rf_b.padding)
     assert rf_a.stride == 4
+
+
+def test_output_gradient_norms_match_autograd_and_leave_grads_alone():
+    torch.manual_seed(0)
+    a, b = nn.Linear(4, 6), nn.Linear(6, 3)
+    model = nn.Sequential(a, nn.ReLU(), b)
+    x, y = torch.randn(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    got = analysis.output_gradient_norms(model, [a, b], x, y)
+    h = a(x)
+    h.retain_grad()
+    logits = b(torch.relu(h))
+    logits.retain_grad()
+    nn.functional.cross_entropy(logits, y).backward()
+    assert got == pytest.approx([h.grad.norm().item(), logits.grad.norm().item()])
+    model.zero_grad(set_to_none=True)
+    analysis.output_gradient_norms(model, [b], x, y)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_output_gradient_norms_rejects_empty_and_unused_modules():
+    model = nn.Sequential(nn.Linear(4, 3))
+    x, y = torch.randn(2, 4), torch.tensor([0, 1])
+    with pytest.raises(ValueError, match="modules"):
+        analysis.output_gradient_norms(model, [], x, y)
+    with pytest.raises(ValueError, match="not used"):
+        analysis.output_gradient_norms(model, [nn.Linear(4, 3)], x, y)

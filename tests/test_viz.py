@@ -425,3 +425,17 @@ def test_save_figure_goes_to_the_scratch_folder_under_tests(tmp_path, monkeypatc
     assert not (tmp_path / "repo").exists()
     png, _ = viz.save_figure(fig, "relu", directory=tmp_path / "chosen")  # an explicit folder is kept
     assert png.parent == tmp_path / "chosen"
+
+
+def test_se_positions_draws_every_position_and_rejects_unknown_ones():
+    fig = viz.se_positions()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == list(viz.diagrams.SE_POSITION_TITLES.values())
+    # SE-PRE: one SE box, drawn above the residual box on the left (residual) branch, not on the identity path
+    pre = fig.axes[2]
+    boxes = {t.get_text(): t.get_position() for t in pre.texts if t.get_text() in ("SE", "Residual")}
+    assert boxes["SE"][0] == boxes["Residual"][0] < 0.5 and boxes["SE"][1] > boxes["Residual"][1]
+    with pytest.raises(ValueError, match="position"):
+        viz.se_positions(["before"])
+    with pytest.raises(ValueError, match="positions"):
+        viz.se_positions([])

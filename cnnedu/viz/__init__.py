@@ -16,6 +16,7 @@ from cnnedu.viz._style import _SI_FORMATTER, si  # noqa: F401 (06 and 09 format 
 from cnnedu.viz.activations import ACTIVATIONS, activation, activation_curves, activation_derivative
 from cnnedu.viz.charts import heatmap, scaling_curves
 from cnnedu.viz.costs import layer_bars, model_bars
+from cnnedu.viz.diagrams import se_positions, se_unit
 from cnnedu.viz.images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -47,6 +48,8 @@ __all__ = [
     "heatmap",
     "scaling_curves",
     "depth_profile",
+    "se_positions",
+    "se_unit",
     "save_figure",
     "si",
 ]

@@ -1,0 +1,36 @@
+"""cnnedu.env: the cgroup CPU quota that caps torch's threads (Binder, containers)."""
+
+import pytest
+import torch
+
+from cnnedu import env
+
+
+@pytest.mark.parametrize(("text", "expected"),
+                         [("max 100000\n", None), ("150000 100000\n", 1.5), ("50000 100000", 0.5)])
+def test_cpu_quota_reads_cgroup_v2(tmp_path, text, expected):
+    (tmp_path / "cpu.max").write_text(text)
+    assert env.cpu_quota(tmp_path / "cpu.max", (tmp_path / "no", tmp_path / "no")) == expected
+
+
+def test_cpu_quota_reads_cgroup_v1_and_tolerates_missing_or_bad_files(tmp_path):
+    quota, period = tmp_path / "q", tmp_path / "p"
+    quota.write_text("200000\n")
+    period.write_text("100000\n")
+    assert env.cpu_quota(tmp_path / "absent", (quota, period)) == 2.0
+    quota.write_text("-1\n")
+    assert env.cpu_quota(tmp_path / "absent", (quota, period)) is None
+    quota.write_text("garbage")
+    assert env.cpu_quota(tmp_path / "absent", (quota, period)) is None
+    assert env.cpu_quota(tmp_path / "absent", (tmp_path / "a", tmp_path / "b")) is None
+
+
+def test_cap_threads_never_raises_the_count_and_rounds_the_quota_up():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        assert env.cap_threads(1.5) == 2
+        assert env.cap_threads(8.0) == 2  # a quota above the count leaves it
+        assert env.cap_threads(0.3) == 1
+    finally:
+        torch.set_num_threads(before)
