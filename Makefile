@@ -4,18 +4,26 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Jupyter refuses to start as root (a container, a cloud VM) unless told that it is on purpose.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-# torch/torchvision pinned to the newest versions this course is tested with.
-TORCH  ?= torch==2.14.1 torchvision==0.29.1
+# Exact, tested versions of everything (torch and torchvision included) live in constraints.txt.
+CONSTRAINTS := constraints.txt
+# Without an NVIDIA GPU, torch comes from PyTorch's CPU wheel index (under 1 GB instead of about 6 GB).
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo yes)
 
-.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments
+.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/activate pyproject.toml
-	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[test]"
+$(VENV)/.installed: $(BIN)/activate pyproject.toml $(CONSTRAINTS)
+	@if [ -z "$(HAS_GPU)" ] && $(BIN)/python scripts/reachable.py $(TORCH_CPU_INDEX)/torch/; then \
+		echo "setup: no NVIDIA GPU, so torch comes from PyTorch's CPU wheel index"; \
+		$(BIN)/pip install -q -c $(CONSTRAINTS) --index-url $(TORCH_CPU_INDEX) torch torchvision; \
+	elif [ -z "$(HAS_GPU)" ]; then \
+		echo "setup: $(TORCH_CPU_INDEX) cannot be reached; torch comes from the default index (a larger build)"; \
+	fi
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[lab,test]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -56,3 +64,7 @@ experiments: setup
 	$(BIN)/python scripts/run_experiments.py --seeds $(OTHER_SEEDS) --json benchmarks/claims_other.json
 	$(BIN)/python scripts/run_experiments.py --report benchmarks/EXPERIMENTS.md \
 		benchmarks/claims_default.json benchmarks/claims_other.json
+
+## Rewrites constraints.txt from the current .venv (after an upgrade that passes make test).
+constraints: setup
+	(head -n 2 $(CONSTRAINTS); $(BIN)/pip freeze --exclude-editable) > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
