@@ -43,7 +43,7 @@ unit:
 
 # figures go to a scratch folder: running the tests leaves figures/ as it was
 notebooks:
-	CNNEDU_FIGURES=$$(mktemp -d) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --sanitize-with tests/sanitize.cfg notebooks
+	CNNEDU_FIGURES=$$(mktemp -d) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-sanitize-with tests/sanitize.cfg notebooks
 
 figures: setup
 	$(BIN)/python scripts/make_figures.py
