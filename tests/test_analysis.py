@@ -271,3 +271,21 @@ def test_output_gradient_norms_rejects_empty_and_unused_modules():
         analysis.output_gradient_norms(model, [], x, y)
     with pytest.raises(ValueError, match="not used"):
         analysis.output_gradient_norms(model, [nn.Linear(4, 3)], x, y)
+
+
+def test_count_params_trainable_only_skips_frozen_parameters():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Linear(8, 2))
+    for p in model[0].parameters():
+        p.requires_grad_(False)
+    total = 3 * 8 * 9 + 8 + 2 * 8 + 8 * 2 + 2
+    assert count_params(model) == total
+    assert count_params(model, trainable_only=True) == total - (3 * 8 * 9 + 8)
+
+
+@pytest.mark.parametrize(("stride", "groups"), [(1, 1), (2, 1), (2, 4)])
+def test_transposed_convolution_macs_match_the_flop_counter(stride, groups):
+    layer = nn.ConvTranspose2d(8, 12, 3, stride=stride, padding=1, groups=groups)
+    x = torch.randn(1, 8, 7, 5)  # not square, so height and width cannot be swapped unnoticed
+    with FlopCounterMode(display=False) as counter:
+        layer(x)
+    assert count_macs(layer, (8, 7, 5)) == counter.get_total_flops() // 2

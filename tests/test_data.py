@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -203,3 +205,18 @@ def test_linear_model_is_clearly_worse(small_data):
     torch.manual_seed(0)
     hist = fit(linear_classifier(), small_data, epochs=3, progress=False, **QUICK)
     assert hist.test_acc[-1] < 0.3
+
+
+def test_plus_and_cross_are_drawn_differently():
+    from cnnedu.data import CLASSES, _signed_distance
+
+    names = [name for name, _ in CLASSES]
+    plus, cross = names.index("plus"), names.index("cross")
+    on_axis, on_diagonal = torch.tensor([0.8, 0.0]), torch.tensor([0.55, 0.55])
+    # the plus's arms run along the axes, the cross's along the diagonals (negative: inside)
+    assert _signed_distance(plus, *on_axis) < 0 < _signed_distance(cross, *on_axis)
+    assert _signed_distance(cross, *on_diagonal) < 0 < _signed_distance(plus, *on_diagonal)
+    # same strokes: the cross is the plus turned 45 degrees
+    a = torch.tensor(0.7)
+    turned = torch.stack([a * torch.cos(torch.tensor(math.pi / 4)), a * torch.sin(torch.tensor(math.pi / 4))])
+    assert torch.isclose(_signed_distance(cross, *turned), _signed_distance(plus, a, torch.tensor(0.0)), atol=1e-6)

@@ -244,6 +244,8 @@ def test_efficientnet_released_counts(name, params, gmacs):
     (1.0, 1.0, 224),                                   # b0
     (1.2, 1.4, 300),                                   # b3
     (1.1**1.5, 1.2**1.5, resolution_for(1.5)),         # phi = 1.5, off the released grid
+    (1.0, 1.0, 225),                                   # odd sizes: every stride-2 layer rounds up
+    (1.1**3, 1.2**3, 341),                             # the phi explorer reaches 341 px
 ])
 def test_efficientnet_cost_matches_built_model(width, depth, resolution):
     model = meta(effnet.EfficientNet, width, depth, resolution)
