@@ -404,3 +404,24 @@ def test_projection_on_cuda_matches_cpu():
     on_gpu = project(copy.deepcopy(features).cuda(), x, "relu3", 2)  # the image moves to the model's device
     assert on_gpu.device.type == "cpu"
     torch.testing.assert_close(on_gpu, on_cpu, rtol=1e-9, atol=1e-12)
+
+
+def test_max_positions_and_projection_on_a_non_square_map():
+    """Rows and columns must not be swapped: a single bright pixel at (2, 9) of a 5 x 12 image."""
+    from cnnedu.deconvnet import Deconvnet, project, top9
+
+    conv = nn.Conv2d(1, 1, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    features = nn.Sequential(conv, nn.ReLU())
+    image = torch.zeros(1, 1, 5, 12)
+    image[0, 0, 2, 9] = 1.0
+    net = Deconvnet(features)
+    net(image)
+    values, positions = net.max_positions(1, 0)
+    assert positions.tolist() == [[2, 9]] and values.tolist() == [1.0]
+    back = project(features, image[0], 1, 0)
+    assert back.shape == (1, 5, 12) and back[0].abs().argmax().item() == 2 * 12 + 9
+    result = top9(features, torch.cat([image.flip(-1) * 0.5, image]), 1, 0, k=2, crop=False)
+    assert result.indices.tolist() == [1, 0] and result.positions.tolist() == [[2, 9], [2, 2]]
+    assert result.projections.shape[-2:] == (5, 12)

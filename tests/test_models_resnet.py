@@ -340,3 +340,19 @@ def test_se_resnet_forward_backward():
 def test_se_resnet_bad_arguments(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         se_resnet(**kwargs)
+
+
+def test_preact_block_projection_reads_the_preactivated_input_and_identity_the_raw_one():
+    from cnnedu.models.resnet import PreActBlock
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 6, 6) * 3 - 1  # far from BN's output, so raw and pre-activated inputs differ
+    projection = PreActBlock(8, 16, stride=2, shortcut="B").eval()
+    pre = projection.relu(projection.bn1(x))
+    branch = projection.conv2(projection.relu(projection.bn2(projection.conv1(pre))))
+    assert torch.allclose(projection(x), branch + projection.shortcut(pre), atol=1e-6)
+    assert not torch.allclose(projection(x), branch + projection.shortcut(x), atol=1e-3)
+    identity = PreActBlock(8, 8, stride=1, shortcut="B").eval()
+    pre = identity.relu(identity.bn1(x))
+    branch = identity.conv2(identity.relu(identity.bn2(identity.conv1(pre))))
+    assert torch.allclose(identity(x), branch + x, atol=1e-6)
