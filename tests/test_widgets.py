@@ -351,3 +351,36 @@ def test_fast_redraw_changes_the_image():
     first = _pixels(renderer.png(W.phi_update(1.0), {"phi": 1.0}))
     second = _pixels(renderer.png(W.phi_update(5.0), {"phi": 5.0}))
     assert (first != second).any(axis=2).sum() > 500  # cursor, markers and title moved
+
+
+def _plotted(fig) -> list:
+    """What a figure plots, without its titles: line data, bar sizes, scatter offsets, image pixels."""
+    import numpy as np
+
+    found = []
+    for ax in fig.axes:
+        found += [np.asarray(line.get_xydata(), dtype=float).round(9).tolist() for line in ax.get_lines()]
+        found += [(round(p.get_width(), 9), round(p.get_height(), 9)) for p in ax.patches
+                  if hasattr(p, "get_height")]
+        found += [np.asarray(c.get_offsets(), dtype=float).round(9).tolist() for c in ax.collections]
+        found += [np.asarray(im.get_array(), dtype=float).round(6).tolist() for im in ax.get_images()]
+    return found
+
+
+@pytest.mark.parametrize(("update", "a", "b"), [
+    ("conv_update", {"kernel": 3}, {"kernel": 5}),
+    ("se_update", {"reduction": 4}, {"reduction": 32}),
+    ("width_update", {"alpha": 1.0}, {"alpha": 0.5}),
+    ("phi_update", {"phi": 1.0}, {"phi": 3.0}),
+    ("swish_update", {"beta": 1.0}, {"beta": 4.0}),
+])
+def test_explorers_plot_data_that_follows_the_slider(update, a, b):
+    import matplotlib.pyplot as plt
+
+    fn = getattr(W, update)
+    first, second = fn(**a), fn(**b)
+    try:
+        assert _plotted(first) != _plotted(second), f"{update} draws the same data for {a} and {b}"
+        assert _plotted(first) == _plotted(fn(**a)), f"{update} is not a function of its sliders"
+    finally:
+        plt.close("all")
