@@ -137,6 +137,13 @@ def _meta_forward(
             except (RuntimeError, IndexError) as err:
                 where = stack[-1] if stack else "(model)"
                 text = str(err)
+                convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)]
+                if "channel" in text.lower() and convs and convs[0][0] == where:  # the network's first conv
+                    layer = convs[0][1]
+                    raise ValueError(
+                        f"input_size {size} gives {size[0]} channels, but layer '{where}' expects "
+                        f"{layer.in_channels}: pass input_size=({layer.in_channels}, height, width)"
+                    ) from err
                 if "size" in text.lower() or "kernel" in text.lower() or "output" in text.lower():
                     raise ValueError(
                         f"input_size {size} is too small for this network: the feature map vanished at "

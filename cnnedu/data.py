@@ -263,6 +263,12 @@ def loaders(name: str = "shapes", batch_size: int = 128, n_train: int | None = 8
     """
     if name not in DATASETS:
         raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
+    for label, value in (("batch_size", batch_size), ("size", size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}")
+    for label, value in (("n_train", n_train), ("n_test", n_test)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{label} must be a positive integer or None (all), got {value!r}")
     if name != "shapes":
         try:
             root = Path(root).expanduser()

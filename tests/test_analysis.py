@@ -289,3 +289,8 @@ def test_transposed_convolution_macs_match_the_flop_counter(stride, groups):
     with FlopCounterMode(display=False) as counter:
         layer(x)
     assert count_macs(layer, (8, 7, 5)) == counter.get_total_flops() // 2
+
+
+def test_count_macs_names_input_size_when_the_channels_are_wrong():
+    with pytest.raises(ValueError, match=r"input_size \(1, 224, 224\) gives 1 channels.*expects 3"):
+        count_macs(torchvision.models.resnet18(), (1, 224, 224))

@@ -220,3 +220,14 @@ def test_plus_and_cross_are_drawn_differently():
     a = torch.tensor(0.7)
     turned = torch.stack([a * torch.cos(torch.tensor(math.pi / 4)), a * torch.sin(torch.tensor(math.pi / 4))])
     assert torch.isclose(_signed_distance(cross, *turned), _signed_distance(plus, a, torch.tensor(0.0)), atol=1e-6)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"n_train": -1}, "n_train"), ({"n_train": 0}, "n_train"), ({"n_test": -5}, "n_test"),
+    ({"batch_size": 0}, "batch_size"), ({"size": 0}, "size"), ({"n_train": 2.5}, "n_train"),
+])
+def test_loaders_reject_sizes_that_are_not_positive(kwargs, name):
+    from cnnedu.data import loaders
+
+    with pytest.raises(ValueError, match=name):
+        loaders(**kwargs)
