@@ -42,8 +42,14 @@ unit:
 	$(BIN)/python -m pytest -n 2 tests
 
 # figures go to a scratch folder: running the tests leaves figures/ as it was
+# and a run that changes any file git tracks (a figure, a notebook) fails
 notebooks:
-	CNNEDU_FIGURES=$$(mktemp -d) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-sanitize-with tests/sanitize.cfg notebooks
+	@before=$$(git status --porcelain 2>/dev/null); \
+	CNNEDU_FIGURES=$$(mktemp -d) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax \
+		--nbval-sanitize-with tests/sanitize.cfg notebooks; rc=$$?; \
+	after=$$(git status --porcelain 2>/dev/null); \
+	if [ "$$before" != "$$after" ]; then echo "make notebooks: the run changed files in the repository:"; \
+		echo "$$after"; exit 1; fi; exit $$rc
 
 figures: setup
 	$(BIN)/python scripts/make_figures.py
