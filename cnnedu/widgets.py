@@ -47,6 +47,21 @@ __all__ = [
     "swish_numbers",
     "swish_update",
     "swish_widget",
+    "growth_numbers",
+    "growth_update",
+    "growth_widget",
+    "cardinality_numbers",
+    "cardinality_update",
+    "cardinality_widget",
+    "separable_numbers",
+    "separable_update",
+    "separable_widget",
+    "wrn_numbers",
+    "wrn_update",
+    "wrn_widget",
+    "segments_numbers",
+    "segments_update",
+    "segments_widget",
     "benchmark_updates",
 ]
 
@@ -178,7 +193,7 @@ class FigureRenderer:
         self.canvas: Any = None
         self.background: Any = None
         self.positions: list = []
-        self.suptitle_xy: tuple[float, float] | None = None
+        self.text_xy: list[tuple[float, float]] = []  # the figure-level texts' places after the full draw
         self.full_draws = 0
 
     def png(self, figure: Figure, values: Mapping[str, Any] | None = None) -> bytes:
@@ -208,12 +223,13 @@ class FigureRenderer:
         for ax in figure.axes:
             ax.get_xlim()  # apply pending autoscaling before drawing into the axes
             ax.get_ylim()
-        if reuse and figure._suptitle is not None and self.suptitle_xy is not None:
-            figure._suptitle.set_position(self.suptitle_xy)  # placed by the layout engine on the full draw
+        if reuse and len(figure.texts) == len(self.text_xy):  # the suptitle among them: placed by the layout
+            for text, xy in zip(figure.texts, self.text_xy, strict=True):  # engine on the full draw
+                text.set_position(xy)
         for artist in sorted(_animated_artists(figure), key=lambda a: a.get_zorder()):
             artist.draw(renderer)
         if not reuse:
-            self.suptitle_xy = None if figure._suptitle is None else figure._suptitle.get_position()
+            self.text_xy = [text.get_position() for text in figure.texts]
         png = _encode_png(self.canvas)
         if values and self.cache_size > 0:
             self.cache[everything] = png
@@ -225,10 +241,8 @@ class FigureRenderer:
 def _animated_artists(figure: Figure) -> list:
     """The figure's animated artists, found without ``findobj`` (which builds every tick: slow)."""
     found = [t for t in figure.texts if t.get_animated()]
-    for ax in figure.axes:
-        found += [a for group in (ax.lines, ax.patches, ax.texts, ax.collections, ax.images) for a in group
-                  if a.get_animated()]
-        found += [t for t in (ax.title, ax._left_title, ax._right_title) if t.get_animated()]
+    for ax in figure.axes:  # an Axes' children: its artists and its three titles, but not the ticks
+        found += [a for a in ax.get_children() if a.get_animated()]
     return [a for a in found if a.get_visible()]
 
 
@@ -710,6 +724,57 @@ def phi_widget() -> Explorer:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# DenseNet: growth rate k, layers L and compression theta of one dense block (Huang et al., arXiv:1608.06993,
+# Section 3).
+
+
+def growth_numbers(k: int = 12, layers: int = 16, theta: float = 0.5, k0: int = 24) -> dict[str, Any]:
+    """Input channels k0 + k (l - 1) of each layer of a dense block and its parameters (arXiv:1608.06993, Sec. 3).
+
+    Per layer on c input channels (BN: 2 per channel, convolutions without bias): ``2c + 4kc + 2 * 4k + 9 * 4k * k``
+    with the 1x1 bottleneck to 4k (DenseNet-B), ``2c + 9ck`` without. The block ends with m = k0 + kL channels,
+    the transition after it keeps floor(theta m) and has ``2m + m floor(theta m)`` parameters.
+    """
+    k, layers, k0 = _check_int("k", k, 1), _check_int("layers", layers, 1), _check_int("k0", k0, 1)
+    theta = _check_number("theta", theta)
+    if theta > 1:
+        raise ValueError(f"theta must be a number in (0, 1], got {theta!r}")
+    c_in = [k0 + k * (i - 1) for i in range(1, layers + 1)]
+    m = k0 + k * layers
+    m_out = math.floor(theta * m + 1e-9)
+    return {"c_in": c_in, "bottleneck": [2 * c + 4 * k * c + 8 * k + 36 * k * k for c in c_in],
+            "plain": [2 * c + 9 * c * k for c in c_in], "out": m, "transition_out": m_out,
+            "transition_params": 2 * m + m * m_out}
+
+
+def growth_update(k: int = 12, layers: int = 16, theta: float = 0.5, k0: int = 24) -> Figure:
+    """Widths of a dense block's layers and their parameters with and without the bottleneck (Huang et al. 2017)."""
+    nums = growth_numbers(k, layers, theta, k0)
+    fig, (ax1, ax2) = _figure(2, width=5.5, height=3.8)
+    idx = np.arange(1, layers + 1)
+    ax1.bar(idx, nums["c_in"], color="C0", label="input channels $k_0 + k(\\ell-1)$")
+    ax1.bar([layers + 1.5], [nums["transition_out"]], color="C3", hatch="//", label="after transition")
+    ax1.axhline(nums["out"], color="C2", ls="--", lw=1, label=f"block output {nums['out']}")
+    ax1.set(xlabel="layer $\\ell$ in the block", ylabel="channels",
+            title=f"k={k}, L={layers}, $\\theta$={theta:.2f}: widths")
+    ax1.legend(fontsize=8, loc="upper left")
+    ax2.plot(idx, nums["plain"], "o-", color="C1", label=f"no bottleneck: {sum(nums['plain']):,} total")
+    ax2.plot(idx, nums["bottleneck"], "s-", color="C0", label=f"bottleneck (B): {sum(nums['bottleneck']):,} total")
+    ax2.set(xlabel="layer $\\ell$ in the block", ylabel="parameters of the layer", title="parameters per layer")
+    ax2.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def growth_widget() -> Explorer:
+    """Sliders for the growth rate k, the layers L and the compression theta over :func:`growth_update`."""
+    return _explorer(growth_update, {
+        "k": _slider("IntSlider", "growth rate k", value=12, min=4, max=48, step=4),
+        "layers": _slider("IntSlider", "layers L", value=16, min=2, max=48),
+        "theta": _slider("FloatSlider", "theta", value=0.5, min=0.1, max=1.0, step=0.05),
+    })
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Swish (Ramachandran, Zoph and Le, arXiv:1710.05941, eq. 1) beside ReLU and h-swish.
 
 # x sigmoid(x) has its minimum at x* = -1.2784645 (where 1 + x + e^x = 0), value -0.2784645; since
@@ -761,6 +826,271 @@ def swish_widget() -> Explorer:
     """A slider for beta over :func:`swish_update`."""
     return _explorer(swish_update, {
         "beta": _slider("FloatSlider", "β", value=1.0, min=0.0, max=10.0, step=0.1),
+    })
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ResNeXt: the bottleneck width that keeps a block's cost for any cardinality (Xie et al., arXiv:1611.05431,
+# Section 3.3, eq. 4 and Table 2).
+
+
+def cardinality_numbers(cardinality: int = 32, channels: int = 256, reference_width: int = 64) -> dict[str, Any]:
+    """The template C x d at the cost of a ``reference_width`` ResNet bottleneck, and where its weights sit.
+
+    Xie et al. (arXiv:1611.05431), Section 3.3: d solves C (2 channels d + 9 d^2) = 2 channels w0 + 9 w0^2,
+    rounded (``template_width``); for 256 channels this gives Table 2 (1x64d ... 32x4d). ``parts`` are the
+    weights of the 1x1 reduce, the grouped 3x3 and the 1x1 expand (``block_parts``).
+    """
+    from cnnedu.models.resnext import RESNEXT_TABLE2, block_parts, resnext_block_params, template_width
+
+    channels = _check_int("channels", channels, 1)
+    reference_width = _check_int("reference_width", reference_width, 1)
+    cardinality = _check_int("cardinality", cardinality, 1)
+    width = template_width(cardinality, channels, reference_width)
+    if width < 1:
+        most = max(c for c in range(1, cardinality) if template_width(c, channels, reference_width) >= 1)
+        raise ValueError(f"cardinality must be an integer in [1, {most}] for channels={channels} and "
+                         f"reference_width={reference_width} (beyond, the width rounds to 0), got {cardinality!r}")
+    params, reference = resnext_block_params(cardinality, width, channels), resnext_block_params(
+        1, reference_width, channels)
+    paper = RESNEXT_TABLE2.get(cardinality) if (channels, reference_width) == (256, 64) else None
+    return {"cardinality": cardinality, "width": width, "inner": cardinality * width,
+            "parts": block_parts(cardinality, width, channels), "params": params, "reference_params": reference,
+            "change": params / reference - 1, "paper_width": None if paper is None else paper[0]}
+
+
+def cardinality_update(cardinality: int = 32) -> Figure:
+    """Left: d and C*d against C at preserved complexity, Table 2 marked. Right: the weights per layer.
+
+    Xie et al. (arXiv:1611.05431), Table 2 and eq. 4: more paths are thinner, yet the grouped 3x3 gets wider,
+    and the dense 1x1 layers around it take over the weights.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    from cnnedu.models.resnext import RESNEXT_TABLE2
+
+    nums = cardinality_numbers(cardinality)
+    fig, (ax_w, ax_p) = _figure(2, width=6.0, height=4.2)
+    cs = list(range(1, 65))
+    rows = {c: cardinality_numbers(c) for c in sorted(set(cs) | set(RESNEXT_TABLE2) | {cardinality})}
+    ax_w.plot(cs, [rows[c]["width"] for c in cs], color="C0", lw=2, label="bottleneck width d")
+    ax_w.plot(cs, [rows[c]["inner"] for c in cs], color="C1", lw=2, label="width of the grouped 3x3, C*d")
+    for c, (paper_d, paper_cd) in RESNEXT_TABLE2.items():
+        ax_w.plot([c, c], [paper_d, paper_cd], "s", color="0.3", ms=6, zorder=3)
+        ax_w.annotate(f"{c}x{paper_d}d", (c, paper_cd), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    ax_w.plot([cardinality] * 2, [nums["width"], nums["inner"]], "*", color="red", ms=15, mec="black", zorder=4)
+    ax_w.set(xscale="log", xlabel="cardinality C (log scale)", ylabel="channels",
+             title="Width at preserved complexity (squares: Table 2)")
+    ax_w.legend(loc="upper left")
+    names = sorted(set(RESNEXT_TABLE2) | {cardinality})
+    bottom = np.zeros(len(names))
+    for i, part in enumerate(("1x1 reduce", "grouped 3x3", "1x1 expand")):
+        values = np.array([rows[c]["parts"][part] for c in names])
+        ax_p.bar(range(len(names)), values, bottom=bottom, color=f"C{i + 2}", label=part)
+        bottom += values
+    ax_p.axhline(nums["reference_params"], color="0.3", ls="--", lw=1, label="1x64d (ResNet-50)")
+    ax_p.set_xticks(range(len(names)), [f"{c}x{rows[c]['width']}d" for c in names])
+    ax_p.get_xticklabels()[names.index(cardinality)].set_color("red")
+    ax_p.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _si(v)))
+    ax_p.set(xlabel="template", ylabel="parameters per block", title="Where the parameters sit",
+             ylim=(0, 1.35 * nums["reference_params"]))
+    ax_p.legend(loc="upper center", ncol=2, fontsize=8)
+    fig.suptitle(f"C = {cardinality}: d = {nums['width']}, grouped 3x3 of {nums['inner']} channels, "
+                 f"{nums['params']:,} parameters per block ({100 * nums['change']:+.1f} % vs 1x64d)")
+    return fig
+
+
+def cardinality_widget() -> Explorer:
+    """A slider for the cardinality C over :func:`cardinality_update`."""
+    return _explorer(cardinality_update, {
+        "cardinality": _slider("IntSlider", "cardinality C", value=32, min=1, max=64),
+    })
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Depthwise separable convolution: its cost against a standard convolution (Howard et al.,
+# arXiv:1704.04861, Section 3.1, eqs. 2-5).
+
+
+def separable_numbers(n: int = 64, d_k: int = 3, d_f: int = 28, m: int = 64) -> dict[str, Any]:
+    """Mult-Adds of a standard D_K x D_K convolution M -> N on a D_F x D_F map and of its separable pair.
+
+    Howard et al. (arXiv:1704.04861): standard D_K^2 M N D_F^2 (eq. 2), depthwise D_K^2 M D_F^2 (eq. 3),
+    pointwise M N D_F^2, ratio 1/N + 1/D_K^2 (eq. 5), in which M and D_F cancel.
+    """
+    n, d_k = _check_int("n", n, 1), _check_int("d_k", d_k, 1)
+    d_f, m = _check_int("d_f", d_f, 1), _check_int("m", m, 1)
+    standard = conv_macs(m, n, d_k, d_f)
+    depthwise, pointwise = conv_macs(m, m, d_k, d_f, groups=m), conv_macs(m, n, 1, d_f)
+    return {"n": n, "d_k": d_k, "d_f": d_f, "m": m, "standard": standard, "depthwise": depthwise,
+            "pointwise": pointwise, "separable": depthwise + pointwise,
+            "ratio": (depthwise + pointwise) / standard, "formula": 1 / n + 1 / d_k**2}
+
+
+def separable_update(n: int = 64, d_k: int = 3, d_f: int = 28, m: int = 64) -> Figure:
+    """Left: the cost ratio 1/N + 1/D_K^2 against N for three kernels. Right: Mult-Adds of both layers.
+
+    Howard et al. (arXiv:1704.04861), Section 3.1, eq. 5: the saving approaches D_K^2 (8 to 9 times for 3x3
+    kernels) once N is a few hundred; D_F scales both bars alike and never enters the ratio.
+    """
+    nums = separable_numbers(n, d_k, d_f, m)
+    fig, (ax_r, ax_b) = _figure(2, width=5.5, height=4.0)
+    ns = np.unique(np.geomspace(4, 2048, 200).astype(int))
+    for k in sorted({3, 5, 7, d_k}):
+        ax_r.plot(ns, 1 / ns + 1 / k**2, lw=2 if k == d_k else 1, label=f"D_K = {k}: floor 1/{k * k}")
+    ax_r.plot([n], [nums["ratio"]], "o", color="C3", ms=9, mec="black")
+    ax_r.annotate(f"{nums['ratio']:.3f} ({1 / nums['ratio']:.1f}x less)", (n, nums["ratio"]), xytext=(8, 8),
+                  textcoords="offset points")
+    ax_r.set(xscale="log", ylim=(0, 0.4 if d_k > 1 else 1.3), xlabel="output channels N",
+             ylabel="separable / standard cost", title="Cost ratio 1/N + 1/D_K² (no M, no D_F)")
+    ax_r.legend(fontsize=8, loc="upper right")
+    ax_b.bar(["standard"], [nums["standard"]], color="C0")
+    ax_b.bar(["separable"], [nums["depthwise"]], color="C1", label="depthwise")
+    ax_b.bar(["separable"], [nums["pointwise"]], bottom=[nums["depthwise"]], color="C2", label="pointwise 1x1")
+    for i, v in enumerate((nums["standard"], nums["separable"])):
+        ax_b.annotate(_si(v), (i, v), xytext=(0, 3), textcoords="offset points", ha="center")
+    ax_b.set(ylabel="Mult-Adds", title=f"M = {m}, N = {n}, D_K = {d_k}, D_F = {d_f}")
+    ax_b.legend(fontsize=8)
+    return fig
+
+
+def separable_widget() -> Explorer:
+    """Sliders for N, D_K and D_F (M fixed at 64) over :func:`separable_update`."""
+    return _explorer(separable_update, {
+        "n": _slider("SelectionSlider", "N", value=64, options=[2**i for i in range(2, 11)]),
+        "d_k": _slider("SelectionSlider", "D_K", value=3, options=[1, 3, 5, 7]),
+        "d_f": _slider("IntSlider", "D_F", value=28, min=7, max=112, step=7),
+    }, columns=3)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Wide ResNet: parameters quadratic in the widen factor k, linear in the depth d (Zagoruyko and Komodakis,
+# arXiv:1605.07146, Table 1; the paper's networks from Tables 4-5).
+
+
+def wrn_numbers(depth: int = 28, k: float = 10) -> dict[str, Any]:
+    """Parameters and MACs (32 px, 10 classes) of WRN-``depth``-``k``, with the paper's count where it gives one.
+
+    Zagoruyko and Komodakis (arXiv:1605.07146), Table 1: N = (d - 4) / 6 blocks per group, widths 16k, 32k,
+    64k. ``k_to_2k`` is the parameter ratio when k doubles (about 4), ``per_block_row`` what one more block per
+    group (d -> d + 6) adds (a constant for a given k).
+    """
+    from cnnedu.models.wide_resnet import WRN_PAPER_PARAMS, wide_resnet_cost
+
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(f"depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 40, ...), got {depth!r}")
+    depth, k = int(depth), _check_number("k", k)
+    params, macs = wide_resnet_cost(depth, k)
+    paper = WRN_PAPER_PARAMS.get((depth, k))
+    return {"depth": depth, "k": k, "blocks_per_group": (depth - 4) // 6, "params": params, "macs": macs,
+            "k_to_2k": wide_resnet_cost(depth, 2 * k)[0] / params,
+            "per_block_row": wide_resnet_cost(depth + 6, k)[0] - params, "paper_params": paper}
+
+
+def wrn_update(depth: int = 28, k: float = 10) -> Figure:
+    """Parameters against k (a parabola) and against d (a line), the paper's networks and WRN-d-k marked.
+
+    Zagoruyko and Komodakis (arXiv:1605.07146), Table 1 (structure), Tables 4-5 (the networks marked).
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    from cnnedu.models.wide_resnet import WRN_PAPER_PARAMS, wide_resnet_cost
+
+    nums = wrn_numbers(depth, k)
+    fig, (ax_k, ax_d) = _figure(2, width=6.0, height=4.2)
+    ks, ds = np.arange(1, 13), np.arange(10, 53, 6)
+    for i, d in enumerate(sorted({16, 28, 40, nums["depth"]})):
+        ax_k.plot(ks, [wide_resnet_cost(d, int(kk))[0] for kk in ks], color=f"C{i}", lw=2, label=f"d = {d}")
+    for i, kk in enumerate(sorted({4.0, 8.0, 10.0, nums["k"]})):
+        ax_d.plot(ds, [wide_resnet_cost(int(d), kk)[0] for d in ds], color=f"C{i}", lw=2, label=f"k = {kk:g}")
+    for d, kk in WRN_PAPER_PARAMS:
+        params = wide_resnet_cost(d, kk)[0]
+        for ax, xv in ((ax_k, kk), (ax_d, d)):
+            ax.plot([xv], [params], "s", color="0.3", ms=6, zorder=3)
+            ax.annotate(f"WRN-{d}-{kk}", (xv, params), xytext=(4, -11), textcoords="offset points", fontsize=8)
+    for ax, xv in ((ax_k, nums["k"]), (ax_d, nums["depth"])):
+        ax.plot([xv], [nums["params"]], "*", color="red", ms=16, mec="black", zorder=4)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _si(v)))
+        ax.set_ylabel("parameters (10 classes)")
+        ax.legend(loc="upper left")
+    ax_k.set(xlabel="widen factor k", title=f"Quadratic in k: k -> 2k multiplies by {nums['k_to_2k']:.2f}")
+    ax_d.set(xlabel="depth d = 6N + 4", title=f"Linear in d: d -> d + 6 adds {nums['per_block_row']:,}")
+    paper = "" if nums["paper_params"] is None else f" (paper: {nums['paper_params'] / 1e6:.1f} M)"
+    fig.suptitle(f"WRN-{nums['depth']}-{nums['k']:g}: {nums['params']:,} parameters{paper}, {_si(nums['macs'])} "
+                 f"MACs at 32 px (squares: the paper's networks)")
+    return fig
+
+
+def wrn_widget() -> Explorer:
+    """Sliders for the depth d and the widen factor k over :func:`wrn_update`."""
+    return _explorer(wrn_update, {
+        "depth": _slider("SelectionSlider", "depth d", value=28, options=list(range(10, 53, 6))),
+        "k": _slider("IntSlider", "widen k", value=10, min=1, max=12),
+    })
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Xception: the segments knob from a regular convolution (1 segment) to a depthwise one (C segments)
+# (Chollet, arXiv:1610.02357, Section 1.2, Figs. 3 and 4).
+
+
+def segments_numbers(segments: int = 16, c_in: int = 256, c: int = 256, size: int = 38) -> dict[str, Any]:
+    """Parameters and MACs of a 1x1 convolution c_in -> c followed by a 3x3 on ``segments`` channel groups.
+
+    Chollet (arXiv:1610.02357, Section 1.2): 1 segment is Inception's 1x1-then-3x3 tower (a regular 3x3),
+    ``c`` segments the "extreme" Inception module of Fig. 4 (a depthwise 3x3). No biases (BN follows).
+    The 3x3 costs 9 c^2 / s, the 1x1 c_in c whatever s; ``size`` is the side of the (padded) feature map.
+    """
+    c_in, c, size = _check_int("c_in", c_in, 1), _check_int("c", c, 1), _check_int("size", size, 1)
+    segments = _check_int("segments", segments, 1, c)
+    if c % segments:
+        raise ValueError(f"segments must divide c ({c}), got {segments!r}")
+    nums: dict[str, Any] = {"segments": segments, "c_in": c_in, "c": c, "size": size,
+                            "params_1x1": conv_params(c_in, c, 1, bias=False),
+                            "params_3x3": conv_params(c, c, 3, groups=segments, bias=False),
+                            "macs_1x1": conv_macs(c_in, c, 1, size),
+                            "macs_3x3": conv_macs(c, c, 3, size, groups=segments)}
+    nums["params"], nums["macs"] = nums["params_1x1"] + nums["params_3x3"], nums["macs_1x1"] + nums["macs_3x3"]
+    return nums
+
+
+def segments_update(segments: int = 16, c_in: int = 256, c: int = 256, size: int = 38) -> Figure:
+    """Stacked bars of the 1x1 and the grouped 3x3 cost for every power-of-two segment count dividing ``c``.
+
+    Chollet (arXiv:1610.02357, Section 1.2): the 3x3 cost halves with every doubling of the segments while
+    the 1x1 cost stays, so towards the depthwise end (Fig. 4) almost all the cost is cross-channel.
+    """
+    chosen = segments_numbers(segments, c_in, c, size)
+    options = [2**i for i in range(c.bit_length()) if c % 2**i == 0]
+    fig, axes = _figure(2, width=5.5, height=4.0)
+    for ax, what, label in ((axes[0], "params", "parameters"), (axes[1], "macs", f"MACs at {size} x {size}")):
+        costs = [segments_numbers(s, c_in, c, size) for s in options]
+        one, three = [n[f"{what}_1x1"] for n in costs], [n[f"{what}_3x3"] for n in costs]
+        pos = list(range(len(options)))
+        ax.bar(pos, one, color="C0", label="1x1 (cross-channel)")
+        ax.bar(pos, three, bottom=one, color="C1", label="3x3 on segments (spatial)")
+        if segments in options:
+            i = options.index(segments)
+            ax.bar([i], [chosen[what]], fill=False, edgecolor="black", lw=2)
+            ax.annotate(_si(chosen[what]), (i, chosen[what]), xytext=(0, 4), textcoords="offset points",
+                        ha="center", fontsize=9, fontweight="bold")
+        ax.set_xticks(pos, [str(s) for s in options])
+        ax.set(xlabel="segments s (1 = regular conv, C = depthwise)", ylabel=label,
+               title=f"{label.split(' ')[0]}: 1x1 {c_in}->{c}, then 3x3 in s groups")
+        ax.yaxis.set_major_formatter(lambda v, _pos: _si(v))
+        ax.legend(fontsize=9)
+    fig.suptitle(f"s = {segments}: {chosen['params']:,} parameters, {_si(chosen['macs'])} MACs "
+                 f"({100 * chosen['params_1x1'] / chosen['params']:.0f} % of the parameters in the 1x1)",
+                 fontsize=10)
+    return fig
+
+
+def segments_widget(c_in: int = 256, c: int = 256, size: int = 38) -> Explorer:
+    """A slider for the number of segments over :func:`segments_update` (the other values fixed)."""
+    c_in, c, size = _check_int("c_in", c_in, 1), _check_int("c", c, 1), _check_int("size", size, 1)
+    options = [2**i for i in range(c.bit_length()) if c % 2**i == 0]
+    return _explorer(functools.partial(segments_update, c_in=c_in, c=c, size=size), {
+        "segments": _slider("SelectionSlider", "segments", value=options[len(options) // 2], options=options),
     })
 
 

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,6 +34,10 @@ __all__ = [
     "densenet_cifar",
     "densenet_from_torchvision",
     "dense_channels",
+    "source_weights",
+    "reuse_statistics",
+    "map_correlation",
+    "gradient_flow_net",
 ]
 
 # Table 1 of the paper (ImageNet, all DenseNet-BC: bottleneck layers and compression theta = 0.5).
@@ -306,3 +311,102 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
 
 
 densenet_from_torchvision = from_torchvision
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Feature reuse (Fig. 5) and gradient flow (Section 1): measurements on the networks above
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _first_conv(layer: DenseLayer) -> nn.Conv2d:
+    """The convolution of a dense layer that reads the concatenated input: the 1x1 bottleneck, else the 3x3."""
+    return layer.bottleneck[2] if isinstance(layer.bottleneck, nn.Sequential) else layer.conv[2]
+
+
+def source_weights(model: DenseNet) -> list[np.ndarray]:
+    """The heat maps of Fig. 5 (arXiv:1608.06993, Section 5 "Feature Reuse"), one per dense block.
+
+    Entry (s, l) is the average absolute weight that target l gives to the channels of source s, "normalized
+    by number of input feature-maps": the mean |w| of the target's first convolution over the input channels
+    that come from s (s = 0 is the block's input, s = 1..L its layers). Targets 1..L are the block's layers,
+    target L + 1 the transition after it (the classifier after the last block). Each column is divided by its
+    largest entry, since fan-in sets the scale of a layer's weights; entries below the diagonal are NaN.
+    """
+    if not isinstance(model, DenseNet):
+        raise ValueError(f"model must be a cnnedu DenseNet (densenet_cifar, densenet), got {type(model).__name__}")
+    children = dict(model.features.named_children())
+    maps = []
+    for b in range(1, len(model.block_config) + 1):
+        block = children[f"block{b}"]
+        k0, k, n = block.in_channels, block.layers[0].growth_rate, len(block.layers)
+        edges = [0] + [k0 + k * i for i in range(n + 1)]  # channels of sources 0 .. n
+        last = children[f"transition{b}"][2].weight if f"transition{b}" in children else model.classifier.weight
+        weights = [_first_conv(layer).weight for layer in block.layers] + [last]
+        m = np.full((n + 1, n + 1), np.nan)
+        for target, w in enumerate(weights):
+            per_channel = w.detach().abs().float().cpu().reshape(w.shape[0], w.shape[1], -1).mean(dim=(0, 2))
+            for s in range(target + 1):
+                m[s, target] = per_channel[edges[s]:edges[s + 1]].mean().item()
+            m[:, target] /= np.nanmax(m[:, target])
+        maps.append(m)
+    return maps
+
+
+def reuse_statistics(maps: Sequence[np.ndarray]) -> dict[str, float]:
+    """The four observations of Fig. 5 (arXiv:1608.06993, Section 5) as numbers, from :func:`source_weights`.
+
+    (1) dense layers: mean over layers of the weakest source's entry (1: every source weighted alike, 0: some
+    source ignored); (2) transitions: the same for the transition columns; (3) blocks 2 and on: the block
+    input's entry over the mean of the layer's other sources (below 1: the transition's output gets less
+    weight); (4) the classifier: its weight on the last two sources over the first two (above 1: it
+    concentrates on the final feature maps).
+    """
+    if len(maps) < 2 or any(m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 3 for m in maps):
+        raise ValueError("maps must be source_weights of a DenseNet with at least two blocks of two or more layers")
+    flat = [np.nanmin(m[:, t]) for m in maps for t in range(1, m.shape[1] - 1)]
+    input_share = [m[0, t] / np.nanmean(m[1:, t]) for m in maps[1:] for t in range(1, m.shape[1] - 1)]
+    cls = maps[-1][:, -1]
+    return {"(1) dense layers: weakest / strongest source": float(np.mean(flat)),
+            "(2) transitions: weakest / strongest source": float(np.mean([np.min(m[:, -1]) for m in maps[:-1]])),
+            "(3) blocks 2+: block input / other sources": float(np.mean(input_share)),
+            "(4) classifier: last two sources / first two": float(cls[-2:].mean() / cls[:2].mean())}
+
+
+def map_correlation(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
+    """Pearson correlation of two sets of Fig. 5 maps over their defined entries (how alike two seeds' maps are)."""
+    if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b, strict=True)):
+        raise ValueError("a and b must be source_weights of the same architecture (same number and shape of maps)")
+    x, y = np.concatenate([m.ravel() for m in a]), np.concatenate([m.ravel() for m in b])
+    ok = ~np.isnan(x) & ~np.isnan(y)
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])
+
+
+def gradient_flow_net(kind: str = "dense", num_layers: int = 24, growth_rate: int = 12, in_channels: int = 24,
+                      num_classes: int = 10) -> tuple[nn.Sequential, list[nn.Module]]:
+    """A 3x3 stem, ``num_layers`` BN-ReLU-Conv3x3 layers, BN-ReLU, global pooling and a classifier, and its layers.
+
+    ``kind="dense"``: the layers form one dense block (Eq. 2 of arXiv:1608.06993), each reading all earlier
+    outputs; ``"plain"``: the same layers H_l, each reading only the previous output (``growth_rate`` channels).
+    Section 1's "strong gradient flow": in the dense block every layer's output reaches the classifier
+    directly. He initialization as in :class:`DenseNet`. Returns the model and the list of its layers, e.g.
+    for :func:`cnnedu.analysis.output_gradient_norms`.
+    """
+    if kind not in ("dense", "plain"):
+        raise ValueError(f"kind must be 'dense' or 'plain', got {kind!r}")
+    check_positive("num_layers", num_layers, integer=True)
+    check_positive("growth_rate", growth_rate, integer=True)
+    check_positive("in_channels", in_channels, integer=True)
+    check_positive("num_classes", num_classes, integer=True)
+    if kind == "dense":
+        body: nn.Module = DenseBlock(in_channels, num_layers, growth_rate, bottleneck=False)
+        layers, out = list(body.layers), body.out_channels
+    else:
+        layers = [DenseLayer(in_channels if i == 0 else growth_rate, growth_rate, bottleneck=False)
+                  for i in range(num_layers)]
+        body, out = nn.Sequential(*layers), growth_rate
+    model = nn.Sequential(nn.Conv2d(3, in_channels, 3, padding=1, bias=False), body, nn.BatchNorm2d(out),
+                          nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(out, num_classes))
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight)
+    return model, layers

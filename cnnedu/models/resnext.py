@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from cnnedu.blocks import check_positive
-from cnnedu.models.resnet import RESNET_STAGES, Bottleneck, ResNet, conv1x1, conv3x3
+from cnnedu.blocks import ConvBNAct, check_positive
+from cnnedu.models.resnet import RESNET_STAGES, Bottleneck, ResNet, conv1x1, conv3x3, init_weights
 from cnnedu.models.resnet import from_torchvision as _resnet_from_torchvision
 
 __all__ = [
@@ -30,6 +30,10 @@ __all__ = [
     "copy_block_weights",
     "resnext_block_params",
     "template_width",
+    "block_parts",
+    "tiny_resnext",
+    "RESNEXT_TABLE2",
+    "RESNEXT_TABLE3",
 ]
 
 # Xie et al., Table 1: ResNeXt-50 keeps ResNet-50's stages [3, 4, 6, 3] and their outputs (256 ... 2048);
@@ -213,3 +217,61 @@ def template_width(cardinality: int, channels: int = 256, reference_width: int =
     target = resnext_block_params(1, reference_width, channels) / cardinality
     a, b = 9, 2 * channels  # 9 d^2 + 2 channels d - target = 0
     return round((-b + math.sqrt(b * b + 4 * a * target)) / (2 * a))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The paper's tables, and a ResNeXt small enough to train on a CPU.
+
+# Xie et al., Table 2: cardinality C -> (bottleneck width d, width of the grouped 3x3 C*d), conv2 (256 channels).
+RESNEXT_TABLE2: dict[int, tuple[int, int]] = {1: (64, 64), 2: (40, 80), 4: (24, 96), 8: (14, 112), 32: (4, 128)}
+
+# Xie et al., Table 3: ImageNet-1K top-1 error (%, 224 px single crop) of the Table 2 templates at preserved
+# complexity, as ResNeXt-50 and ResNeXt-101 (1x64d is the ResNet itself).
+RESNEXT_TABLE3: dict[str, dict[str, float]] = {
+    "ResNeXt-50": {"1x64d": 23.9, "2x40d": 23.0, "4x24d": 22.6, "8x14d": 22.3, "32x4d": 22.2},
+    "ResNeXt-101": {"1x64d": 22.0, "2x40d": 21.7, "4x24d": 21.4, "8x14d": 21.3, "32x4d": 21.2},
+}
+
+
+def block_parts(cardinality: int, width: int, channels: int = 256) -> dict[str, int]:
+    """Weights of the three layers of a ResNeXt block (form (c), no BN): eq. 4 of Xie et al. term by term.
+
+    ``sum(block_parts(C, d).values()) == resnext_block_params(C, d)``.
+    """
+    for name, value in (("cardinality", cardinality), ("width", width), ("channels", channels)):
+        check_positive(name, value, integer=True)
+    inner = cardinality * width
+    return {"1x1 reduce": channels * inner, "grouped 3x3": 9 * inner * width, "1x1 expand": inner * channels}
+
+
+def tiny_resnext(cardinality: int = 1, width: int = 12, stages: tuple[int, ...] = (32, 64), blocks: int = 1,
+                 stem: int = 16, stem_stride: int = 1, num_classes: int = 10) -> nn.Sequential:
+    """A ResNeXt for small images: a 3x3 stem, ``blocks`` bottlenecks per stage, pooling and a classifier.
+
+    Xie et al. (arXiv:1611.05431), Table 1 in miniature: each stage ends in ``stages[i]`` channels and has a
+    grouped 3x3 of ``cardinality`` x d channels, with d = ``width`` in the first stage and doubling at every
+    stage (the resolution halves from the second stage on). ``cardinality=1`` is a ResNet bottleneck
+    network; pick ``width`` with ``template_width(C, stages[0], reference_width)`` to preserve complexity.
+    """
+    for name, value in (("cardinality", cardinality), ("width", width), ("blocks", blocks), ("stem", stem),
+                        ("stem_stride", stem_stride), ("num_classes", num_classes)):
+        check_positive(name, value, integer=True)
+    if not stages or any(not isinstance(c, int) or c < 4 or c % 4 for c in stages):
+        raise ValueError(f"stages must be a non-empty tuple of channel counts divisible by 4, got {stages!r}")
+    layers, c_in = [ConvBNAct(3, stem, 3, stride=stem_stride)], stem
+    for i, c_out in enumerate(stages):
+        planes, d = c_out // Bottleneck.expansion, width * 2**i
+        # Bottleneck's 3x3 has int(planes * base_width / 64) * groups channels: the smallest integer
+        # base_width that gives d per group
+        base_width = math.ceil(64 * d / planes)
+        for b in range(blocks):
+            block = Bottleneck(c_in, planes, stride=2 if i and b == 0 else 1, groups=cardinality,
+                               base_width=base_width)
+            if block.width != cardinality * d:
+                raise ValueError(f"width {width} cannot be built at stages {stages!r}: stage {i} gets "
+                                 f"{block.width // cardinality} channels per group instead of {d}")
+            layers.append(block)
+            c_in = c_out
+    model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
+    init_weights(model)
+    return model

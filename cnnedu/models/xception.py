@@ -1,6 +1,7 @@
 """Xception: Inception taken to the extreme, a linear stack of depthwise separable convolutions with residuals.
 
-Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions" (arXiv:1610.02357). Section 3 is
+Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions" (arXiv:1610.02357). Section 1.2
+names the two differences from an extreme Inception module (order, no intermediate non-linearity), Section 3 is
 the hypothesis (cross-channel and spatial correlations can be mapped separately), Fig. 5 the architecture
 (entry flow, middle flow repeated eight times, exit flow), Table 3 the parameter counts.
 """
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 # Fig. 5 of the paper, one row per residual module: (widths of its 3x3 separable convolutions, stride,
-# whether it starts with a ReLU). Every convolution is followed by batch norm (Section 4: "not included in
+# whether it starts with a ReLU). Every convolution is followed by batch norm (Fig. 5's caption: "not included in
 # the diagram"); a stride-2 module ends in a 3x3 / 2 max pool and its shortcut is a 1x1 / 2 convolution.
 # Before the entry flow come two full 3x3 convolutions, 32 / 2 and 64; after the exit flow's module come
 # separable convolutions 1536 and 2048 (each with ReLU), global average pooling and logistic regression.
@@ -45,7 +46,7 @@ _HEAD = (1536, 2048)
 class SeparableConv2d(nn.Module):
     """A depthwise k x k convolution (one filter per channel) then a pointwise 1x1 convolution, no bias.
 
-    Chollet (arXiv:1610.02357, Section 3) puts no non-linearity between the two, unlike MobileNet's
+    Chollet (arXiv:1610.02357, Section 1.2) puts no non-linearity between the two, unlike MobileNet's
     ``cnnedu.blocks.DepthwiseSeparable`` (BN-ReLU after each); Section 4.7 shows the ReLU in between hurts.
     Parameters: k^2 C_in + C_in C_out against k^2 C_in C_out for a full convolution.
     """

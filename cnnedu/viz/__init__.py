@@ -12,7 +12,7 @@ The figures live in one module per kind: :mod:`~cnnedu.viz.activations`, :mod:`~
 :mod:`~cnnedu.viz.saving`; this package gathers them, so ``viz.layer_bars`` works as before.
 """
 
-from cnnedu.viz._style import _SI_FORMATTER, si  # noqa: F401 (06 and 09 format axes with it)
+from cnnedu.viz._style import si
 from cnnedu.viz.activations import ACTIVATIONS, activation, activation_curves, activation_derivative
 from cnnedu.viz.charts import heatmap, scaling_curves
 from cnnedu.viz.costs import layer_bars, model_bars
