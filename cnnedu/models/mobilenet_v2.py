@@ -18,7 +18,8 @@ from cnnedu.models._init import init_mobile_weights
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
 from cnnedu.models.mobilenet_v1 import check_width_mult
 
-__all__ = ["mobilenet_v2", "MobileNetV2", "MOBILENET_V2_STAGES", "mobilenet_v2_from_torchvision"]
+__all__ = ["mobilenet_v2", "MobileNetV2", "MOBILENET_V2_STAGES", "mobilenet_v2_from_torchvision",
+           "MOBILENET_V2_NARROW_STAGES", "mobilenet_v2_narrow"]
 
 # Table 2 of the paper: expansion factor t, output channels c, repeats n, stride s of the first repeat.
 # Before: conv2d 3x3, 32 channels, stride 2. After: conv2d 1x1 to 1280, avgpool 7x7, conv2d 1x1 to k classes.
@@ -98,3 +99,51 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
 
 # the package star-imports every family, so each family's from_torchvision is exported under its own name
 mobilenet_v2_from_torchvision = from_torchvision
+
+
+# A miniature of Table 2 with very thin bottlenecks (4 and 6 channels between blocks, t = 6 inside) for 16 px
+# inputs: the regime of Section 3.2 and Fig. 6(a), where a ReLU on the thin tensor loses the most.
+MOBILENET_V2_NARROW_STAGES: list[tuple[int, int, int, int]] = [
+    # t, c, n, s
+    (1, 4, 1, 1),
+    (6, 4, 2, 1),
+    (6, 6, 2, 2),
+    (6, 6, 2, 1),
+]
+
+
+def mobilenet_v2_narrow(relu_bottleneck: bool = False, stages: list[tuple[int, int, int, int]] | None = None,
+                        stem_channels: int = 16, head_channels: int = 64, num_classes: int = 10) -> nn.Sequential:
+    """A small MobileNetV2 with thin bottlenecks, for the ablation of Fig. 6(a) (arXiv:1801.04381).
+
+    Stem 3x3 stride 2 (ReLU6), the inverted residuals of ``stages`` (rows ``(t, c, n, s)`` as in Table 2;
+    default :data:`MOBILENET_V2_NARROW_STAGES`: 7 blocks whose outputs have 4 or 6 channels), a 1x1 to
+    ``head_channels`` (ReLU6), global pool and a linear classifier. ``relu_bottleneck=True`` appends a
+    ReLU6 to every block's projection, the non-linear bottleneck of Fig. 6(a); nothing else changes (same
+    layers, same parameters, same initialization for a given seed).
+    """
+    if not isinstance(relu_bottleneck, bool):
+        raise ValueError(f"relu_bottleneck must be True or False, got {relu_bottleneck!r}")
+    stages = MOBILENET_V2_NARROW_STAGES if stages is None else stages
+    if not stages:
+        raise ValueError("stages must list at least one row (t, c, n, s)")
+    for row in stages:
+        if len(row) != 4 or row[3] not in (1, 2):
+            raise ValueError(f"stages rows must be (t, c, n, s) with s 1 or 2, got {row!r}")
+        for name, value in zip(("t", "c", "n"), row[:3], strict=True):
+            check_positive(f"stages {name}", value, integer=name != "t")
+    for name, value in (("stem_channels", stem_channels), ("head_channels", head_channels),
+                        ("num_classes", num_classes)):
+        check_positive(name, value, integer=True)
+    layers: list[nn.Module] = [ConvBNAct(3, stem_channels, 3, stride=2, activation=nn.ReLU6)]
+    channels = stem_channels
+    for t, c, n, s in stages:
+        for i in range(n):
+            block = InvertedResidual(channels, c, s if i == 0 else 1, expand_ratio=t, activation=nn.ReLU6)
+            if relu_bottleneck:  # the ablation of Fig. 6(a): a non-linearity on the thin tensor
+                block.project.append(nn.ReLU6())
+            layers.append(block)
+            channels = c
+    layers += [ConvBNAct(channels, head_channels, 1, activation=nn.ReLU6), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+               nn.Linear(head_channels, num_classes)]
+    return nn.Sequential(*layers)
