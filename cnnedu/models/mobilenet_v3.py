@@ -22,7 +22,7 @@ from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
 from cnnedu.models.mobilenet_v1 import check_width_mult
 
 __all__ = ["mobilenet_v3", "MobileNetV3", "MOBILENET_V3_STAGES", "EXPANSION_RULES", "Bneck",
-           "mobilenet_v3_from_torchvision"]
+           "mobilenet_v3_from_torchvision", "HARD_SWISH_INT8_SCALE", "hard_swish_int8"]
 
 
 class Bneck(NamedTuple):
@@ -180,3 +180,22 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
 
 # the package star-imports every family, so each family's from_torchvision is exported under its own name
 mobilenet_v3_from_torchvision = from_torchvision
+
+
+# Sec. 5.2's int8 argument made concrete: with the input step 3/32, the knees -3 and +3 of ReLU6(x + 3) fall on
+# the codes -32 and +32, and the division by 6 becomes a power of two, (3/32) / 6 = 1/64.
+HARD_SWISH_INT8_SCALE = 3 / 32
+
+
+def hard_swish_int8(q: torch.Tensor) -> torch.Tensor:
+    """h-swish of int8 codes (x = q * 3/32) with one integer add, clamp and multiply: q * clamp(q + 32, 0, 64).
+
+    The result is an int16 code in steps of ``HARD_SWISH_INT8_SCALE / 64``, and it is exact: no rounding, no
+    exponential, no lookup table (Howard et al., "Searching for MobileNetV3", arXiv:1905.02244, Sec. 5.2:
+    h-swish is cheap and loses no precision in quantized mode). A right shift by 6 brings it back to int8
+    codes of step 3/32 when the next layer wants them.
+    """
+    if q.dtype != torch.int8:
+        raise ValueError(f"q must be an int8 tensor of quantized codes, got dtype {q.dtype}")
+    wide = q.to(torch.int16)
+    return wide * torch.clamp(wide + 32, 0, 64)
