@@ -38,18 +38,14 @@ test: setup lint unit notebooks
 lint:
 	$(BIN)/ruff check .
 
+# unit tests and notebooks alike fail when they change any file in the repository
 unit:
-	$(BIN)/python -m pytest -n 2 tests
+	scripts/unchanged.sh $(BIN)/python -m pytest -n 2 tests
 
 # figures go to a scratch folder: running the tests leaves figures/ as it was
-# and a run that changes any file git tracks (a figure, a notebook) fails
 notebooks:
-	@before=$$(git status --porcelain 2>/dev/null); \
-	CNNEDU_FIGURES=$$(mktemp -d) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax \
-		--nbval-sanitize-with tests/sanitize.cfg notebooks; rc=$$?; \
-	after=$$(git status --porcelain 2>/dev/null); \
-	if [ "$$before" != "$$after" ]; then echo "make notebooks: the run changed files in the repository:"; \
-		echo "$$after"; exit 1; fi; exit $$rc
+	CNNEDU_FIGURES=$$(mktemp -d) OMP_NUM_THREADS=1 scripts/unchanged.sh $(BIN)/python -m pytest -n 2 --dist loadscope \
+		--nbval-lax --nbval-sanitize-with tests/sanitize.cfg notebooks
 
 figures: setup
 	$(BIN)/python scripts/make_figures.py

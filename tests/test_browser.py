@@ -56,6 +56,7 @@ def lab(tmp_path_factory):
     notification.write_text('{"fetchNews": "false"}')
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["CNNEDU_FIGURES"] = str(workdir / "figures")  # the notebooks' save_figure must not touch figures/
     jupyter = Path(sys.executable).with_name("jupyter")
     server = subprocess.Popen(
         [str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
