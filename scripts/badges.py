@@ -52,14 +52,16 @@ def badge_line(path: Path) -> str:
     rel = f"notebooks/{path.name}"
     colab = f"https://colab.research.google.com/github/{REPO}/blob/{REF}/{rel}"
     binder = f"https://mybinder.org/v2/gh/{REPO}/{REF}?labpath={quote(rel, safe='')}"
+    # the markers sit on lines of their own: under CommonMark a line that starts with "<!--" is an HTML block,
+    # and badges on the same line would show as raw text on GitHub and in the nbconvert decks
     return (
-        f"{BADGE_START}[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
-        f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder}){BADGE_END}"
+        f"{BADGE_START}\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
+        f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})\n{BADGE_END}"
     )
 
 
 def install_block() -> str:
-    """The setup cell's first lines: on Colab only, install cnnedu at REF and torchinfo, and nothing else.
+    """The first code cell, a cell of its own: on Colab only, install cnnedu at REF and torchinfo, nothing else.
 
     ``--no-deps`` keeps Colab's own torch, torchvision, ipywidgets and matplotlib: upgrading or downgrading
     them would pull gigabytes of CUDA wheels or break Colab's widget front end. torchinfo is the one
@@ -69,8 +71,8 @@ def install_block() -> str:
         INSTALL_START,
         "import sys",
         "if 'google.colab' in sys.modules:  # only on Colab: cnnedu at the course's pinned tag, Colab's torch kept",
-        "    !pip install -q torchinfo",
-        f"    !pip install -q --no-deps 'cnnedu @ git+https://github.com/{REPO}@{REF}'",
+        "    %pip install -q torchinfo",
+        f"    %pip install -q --no-deps 'cnnedu @ git+https://github.com/{REPO}@{REF}'",
         INSTALL_END,
     ])
 
@@ -95,7 +97,7 @@ def time_line(path: Path, times: dict[str, dict]) -> str:
     text = ("Time to run: not measured yet (`make benchmark` measures it)." if r is None or "seconds" not in r else
             f"Time to run: {r['seconds']:.0f} s and {r['peak_rss_mb']:,} MB at most on an idle 2-core CPU, "
             "measured by `make benchmark` (benchmarks/REPORT.md).")
-    return f"{TIME_START}{text}{TIME_END}"
+    return f"{TIME_START}\n{text}\n{TIME_END}"
 
 
 def render(nb: dict, path: Path, times: dict[str, dict] | None = None) -> dict:
@@ -110,12 +112,25 @@ def render(nb: dict, path: Path, times: dict[str, dict] | None = None) -> dict:
     timed = time_line(path, measured_times() if times is None else times)
     with_time = _replace_between(updated, TIME_START, TIME_END, timed)
     cells[0]["source"] = with_time if with_time is not None else updated.rstrip("\n") + "\n\n" + timed
-    code = next(c for c in cells if c["cell_type"] == "code")
-    src = _source(code)
-    block = install_block()
-    new_src = _replace_between(src, INSTALL_START, INSTALL_END, block)
-    code["source"] = new_src if new_src is not None else block + "\n" + src
+    _install_cell(cells)
     return nb
+
+
+def _install_cell(cells: list) -> None:
+    """Make the first code cell exactly the install block: update it, split it off the imports, or insert it."""
+    import nbformat
+
+    k = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    src, block = _source(cells[k]), install_block()
+    if src.strip() == block:
+        return
+    pattern = re.compile(re.escape(INSTALL_START) + r".*?" + re.escape(INSTALL_END), re.S)
+    rest = pattern.sub("", src, count=1).strip("\n") if pattern.search(src) else src
+    if rest:  # the imports (or a cell without a block) keep their outputs; the block gets a cell of its own
+        cells[k]["source"] = rest
+        cells.insert(k, nbformat.v4.new_code_cell(block))
+    else:
+        cells[k]["source"] = block
 
 
 def course_map() -> str:

@@ -121,3 +121,40 @@ def test_binder_installs_cnnedu_and_caps_threads():
     assert "pip install --no-deps" in post.read_text()
     text = start.read_text()
     assert "cpu_quota" in text and "OMP_NUM_THREADS" in text and 'exec "$@"' in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_cells_are_short_and_the_install_cell_stands_alone(path):
+    code = [_src(c) for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    assert code[0].strip() == badges.install_block(), "the first code cell must be the Colab install block alone"
+    long = {i: len(src.splitlines()) for i, src in enumerate(code) if len(src.splitlines()) > 30}
+    assert not long, f"code cells over 30 lines (code cell index: lines): {long}; move drawing code into cnnedu"
+
+
+def _commonmark(text: str) -> str:
+    mistune = pytest.importorskip("mistune")  # nbconvert's Markdown renderer, close to CommonMark
+    return mistune.create_markdown(escape=False)(text)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_badges_render_as_two_linked_images(path):
+    html = _commonmark(_src(json.loads(path.read_text(encoding="utf-8"))["cells"][0]))
+    links = re.findall(r'<a href="([^"]+)"><img src="([^"]+)"', html)
+    assert [img.rsplit("/", 1)[-1] for _href, img in links][:2] == ["colab-badge.svg", "badge_logo.svg"], html[:600]
+    assert "[![" not in html, "a badge shows as raw Markdown"
+    assert "Time to run" in re.sub(r"<[^>]+>", "", html) and "<!-- time -->Time" not in html
+
+
+def test_readme_course_map_links_render():
+    html = _commonmark((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(re.findall(r'<a href="https://colab.research.google.com/github/[^"]+">Colab</a>', html)) == len(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_stored_figure_has_its_image(path):
+    """A Figure shown before the inline backend was active is stored as "<Figure size ...>" text only."""
+    for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = "".join(data.get("text/plain", ""))
+            assert not ("<Figure size" in text and "image/png" not in data), f"cell {i}: a figure without its image"
