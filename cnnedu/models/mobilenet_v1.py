@@ -15,7 +15,7 @@ from torch import nn
 
 from cnnedu.blocks import ConvBNAct, DepthwiseSeparable, check_positive
 
-__all__ = ["mobilenet_v1", "MobileNetV1", "MOBILENET_V1_STAGES"]
+__all__ = ["mobilenet_v1", "mobilenet_v1_mini", "MobileNetV1", "MOBILENET_V1_STAGES", "MOBILENET_V1_MINI_STAGES"]
 
 # Table 1 of the paper, one row per depthwise separable layer (a "Conv dw" row and the "Conv 1x1" row after
 # it): (stride of the depthwise conv, output channels of the pointwise conv). Before them the full 3x3 conv
@@ -40,6 +40,18 @@ MOBILENET_V1_STAGES: list[tuple[int, int]] = [
 ]
 _REPEATED = range(6, 11)  # indices of the five 14x14x512 layers in the table above
 _STEM = 32
+
+# A MobileNet for 32 px images, for experiments on a CPU: the first five rows of Table 1 (32 -> 16 px in the
+# stem, then 16, 8 and 4 px). ``mobilenet_v1_mini(repeated=k)`` appends k rows (1, 256) at the 4x4 map, the
+# counterpart of Table 1's five repeated 14x14x512 rows, which Table 5's shallow MobileNet removes.
+MOBILENET_V1_MINI_STAGES: list[tuple[int, int]] = [
+    # s, c
+    (1, 64),    # 16x16
+    (2, 128),   # -> 8x8
+    (1, 128),
+    (2, 256),   # -> 4x4
+    (1, 256),
+]
 
 
 def check_width_mult(width_mult: float) -> None:
@@ -104,4 +116,27 @@ def mobilenet_v1(
     layers = [row for i, row in enumerate(MOBILENET_V1_STAGES) if not (shallow and i in _REPEATED)]
     model = MobileNetV1(layers, width_mult, depthwise_separable, num_classes, dropout)
     model.shallow = shallow
+    return model
+
+
+def mobilenet_v1_mini(
+    width_mult: float = 0.5,
+    depthwise_separable: bool = True,
+    repeated: int = 0,
+    num_classes: int = 10,
+) -> MobileNetV1:
+    """A MobileNet v1 for 32 px images (``MOBILENET_V1_MINI_STAGES``, the first rows of arXiv:1704.04861 Table 1).
+
+    ``repeated`` appends that many separable layers (1, 256) at the last, 4x4 map, like Table 1's five
+    14x14x512 rows: ``repeated=5`` against ``repeated=0`` is Table 5's MobileNet against its shallow version.
+    ``depthwise_separable=False`` is Table 4's "Conv MobileNet" in small. Dropout is off (Section 3.2: small
+    models need little regularization).
+    """
+    check_width_mult(width_mult)
+    check_positive("num_classes", num_classes, integer=True)
+    if isinstance(repeated, bool) or not isinstance(repeated, int) or repeated < 0:
+        raise ValueError(f"repeated must be an integer >= 0 (0 to 5 mirrors Table 1), got {repeated!r}")
+    layers = MOBILENET_V1_MINI_STAGES + [(1, MOBILENET_V1_MINI_STAGES[-1][1])] * repeated
+    model = MobileNetV1(layers, width_mult, depthwise_separable, num_classes, dropout=0.0)
+    model.repeated = repeated
     return model
