@@ -91,20 +91,19 @@ def report(default: list[dict], other: list[dict]) -> str:
         "Effect: how much the first side is better than the second (negative: worse). Time: the training runs",
         "behind the claim, all seeds.",
         "",
-        "| notebook | claim | paper | verdict (seeds) | effect / threshold | verdict (other seeds) "
+        "| notebook | claim | paper | seeds | verdict | effect / threshold | other seeds | verdict "
         "| effect / threshold | time |",
-        "|---|---|---|---|---|---|---|---:|",
+        "|---|---|---|---|---|---|---|---|---|---:|",
     ]
     for c in default:
         o = others.get((c["notebook"], c["claim"]))
-        cells = [c["notebook"], c["claim"], c["paper"],
-                 f"**{c['verdict']}** ({', '.join(map(str, c['seeds']))})",
+        cells = [c["notebook"], c["claim"], c["paper"], ", ".join(map(str, c["seeds"])), c["verdict"],
                  f"{_fmt(c, c['effect'], True)} / {_fmt(c, c['threshold'], True)}"]
         if o:
-            cells += [f"**{o['verdict']}** ({', '.join(map(str, o['seeds']))})",
+            cells += [", ".join(map(str, o["seeds"])), o["verdict"],
                       f"{_fmt(o, o['effect'], True)} / {_fmt(o, o['threshold'], True)}"]
         else:
-            cells += ["not run", ""]
+            cells += ["", "not run", ""]
         cells.append(f"{c['seconds']:.0f} s")
         lines.append("| " + " | ".join(cells) + " |")
     shown = sum(c["verdict"] == "shown" for c in default)
