@@ -10,7 +10,7 @@ CONSTRAINTS := constraints.txt
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo yes)
 
-.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints
+.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints gpu-dry-run test-gpu
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,21 @@ notebooks:
 	CNNEDU_FIGURES=$$(mktemp -d) OMP_NUM_THREADS=1 scripts/unchanged.sh $(BIN)/python -m pytest -n 2 --dist loadscope \
 		--nbval-lax --nbval-sanitize-with tests/sanitize.cfg notebooks
 
+## The GPU path on any CPU: GPU-sized data, models and batches, the CUDA recipe (bf16, channels-last), at most
+## 5 optimizer steps per training run; every cell must run (outputs are not compared: see the sanitize file).
+DRY_RUN_NOTEBOOKS ?= notebooks
+gpu-dry-run: setup
+	CNNEDU_BUDGET=gpu CNNEDU_MAX_STEPS=5 CNNEDU_PRECISION=bf16 CNNEDU_CHANNELS_LAST=1 CNNEDU_FIGURES=$$(mktemp -d) \
+		OMP_NUM_THREADS=1 scripts/unchanged.sh $(BIN)/python -m pytest -n 2 --dist loadscope \
+		--nbval-lax --nbval-sanitize-with tests/sanitize_dry_run.cfg $(DRY_RUN_NOTEBOOKS)
+
+## On a machine with CUDA: every notebook under nbval with the GPU budgets, then the claims with the GPU budgets.
+test-gpu: setup
+	@$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'test-gpu: no CUDA device')"
+	CNNEDU_FIGURES=$$(mktemp -d) scripts/unchanged.sh $(BIN)/python -m pytest -p no:xdist \
+		--nbval-lax --nbval-sanitize-with tests/sanitize.cfg notebooks
+	$(BIN)/python scripts/run_experiments.py --budget gpu --json benchmarks/claims_gpu.json
+
 figures: setup
 	$(BIN)/python scripts/make_figures.py
 
@@ -65,7 +80,7 @@ experiments: setup
 	$(BIN)/python scripts/run_experiments.py --json benchmarks/claims_default.json
 	$(BIN)/python scripts/run_experiments.py --seeds $(OTHER_SEEDS) --json benchmarks/claims_other.json
 	$(BIN)/python scripts/run_experiments.py --report benchmarks/EXPERIMENTS.md \
-		benchmarks/claims_default.json benchmarks/claims_other.json
+		benchmarks/claims_default.json benchmarks/claims_other.json $(wildcard benchmarks/claims_gpu.json)
 
 ## Rewrites constraints.txt from the current .venv (after an upgrade that passes make test).
 constraints: setup

@@ -242,15 +242,19 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
              precision: str = "auto", channels_last: bool | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy (a fraction) of ``model`` over ``loader``, in eval mode.
 
-    ``device`` defaults to the model's; ``precision`` and ``channels_last`` as in :func:`recipe`.
+    ``device`` defaults to the model's; ``precision`` and ``channels_last`` as in :func:`recipe`. Under
+    ``CNNEDU_MAX_STEPS`` (the GPU dry run, see :func:`step_cap`) only that many batches are evaluated.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     how = recipe(device, precision, channels_last)
     was_training = model.training
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
+    max_batches = step_cap()
     try:
-        for x, y in loader:
+        for i, (x, y) in enumerate(loader):
+            if max_batches is not None and i >= max_batches:
+                break
             x, y = _to_device(x, device, how.channels_last), y.to(device)
             with how.autocast(device):
                 logits = _main_output(model(x))
@@ -299,6 +303,7 @@ def fit(
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
         raise ValueError(f"max_steps must be None or a positive integer, got {max_steps!r}")
+    max_steps = step_cap(max_steps)
     if not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
 
@@ -375,6 +380,29 @@ def fit(
             break
     hist.seconds = time.perf_counter() - start
     return hist
+
+
+MAX_STEPS_ENV = "CNNEDU_MAX_STEPS"
+
+
+def step_cap(steps: int | None = None) -> int | None:
+    """``steps`` capped by the environment variable ``CNNEDU_MAX_STEPS`` (None: no limit either way).
+
+    A dry run of the GPU path on any CPU: ``CNNEDU_BUDGET=gpu CNNEDU_MAX_STEPS=5`` builds every GPU-sized
+    experiment (data, depths, resolutions, batch sizes) but takes at most 5 optimizer steps per training run,
+    so a notebook runs its GPU code paths in seconds (``make gpu-dry-run``). ``fit`` applies it to every run
+    and ``evaluate`` to its number of batches; a hand-written training loop calls it on its own step count.
+    """
+    text = os.environ.get(MAX_STEPS_ENV, "").strip()
+    if not text:
+        return steps
+    try:
+        cap = int(text)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise ValueError(f"environment variable {MAX_STEPS_ENV} must be a positive integer, got {text!r}")
+    return cap if steps is None else min(steps, cap)
 
 
 def budget(cpu: Any, gpu: Any) -> Any:

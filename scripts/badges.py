@@ -2,7 +2,12 @@
 
 The repository address and the pinned ref live here and nowhere else. Run ``python scripts/badges.py`` after
 changing them (or after adding a notebook); ``python scripts/badges.py --check`` exits 1 when a notebook's
-badge or install cell is missing or out of date (tests/test_notebooks_meta.py runs it).
+badge or install cell is missing or out of date (tests/test_notebooks_meta.py runs it), and when the tag REF
+does not exist in the repository (the links would then open nothing); ``--no-tag`` skips that check in a
+checkout before the release is tagged.
+
+A fork sets its own address: change REPO to "owner/name" and REF to a tag of the fork, run
+``python scripts/badges.py``, commit, then ``git tag <REF> && git push origin <REF>``.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -153,9 +159,24 @@ def course_map() -> str:
     return "\n".join([*lines, MAP_END])
 
 
+def missing_tag(ref: str = REF, root: Path = ROOT) -> str | None:
+    """Why the links cannot work when ``ref`` is not a tag of the git repository at ``root``; None when it is."""
+    try:
+        found = subprocess.run(["git", "-C", str(root), "tag", "--list", ref], capture_output=True, text=True,
+                               check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError) as err:
+        return f"cannot list the tags of {root} ({err}); the links name the tag {ref!r}"
+    if ref in found:
+        return None
+    return (f"the tag {ref!r} that every Colab / Binder link and Colab install names does not exist in this "
+            f"repository: tag the release (git tag {ref} && git push origin {ref}) or set REF in "
+            f"scripts/badges.py to an existing tag and run python scripts/badges.py")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="report stale notebooks instead of fixing them")
+    parser.add_argument("--no-tag", action="store_true", help="with --check: do not require the tag REF to exist")
     args = parser.parse_args(argv)
     import nbformat
 
@@ -177,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and stale:
         print("badges or Colab install cells out of date in: " + ", ".join(stale))
         print("run: python scripts/badges.py")
+        return 1
+    problem = None if args.no_tag or not args.check else missing_tag()
+    if problem:
+        print(f"badges.py --check: {problem}")
         return 1
     print(("checked" if args.check else "updated") + f" {len(stale)} stale notebook(s)" if stale else "all up to date")
     return 0

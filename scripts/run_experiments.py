@@ -4,9 +4,9 @@
     python scripts/run_experiments.py --seeds 7,8,9 --json out.json notebooks/05_resnet.ipynb
     python scripts/run_experiments.py --report benchmarks/EXPERIMENTS.md default.json other.json
 
-Each notebook runs top to bottom in a fresh kernel with the CPU budgets (``CNNEDU_BUDGET=cpu``) and its
-outputs are not stored. ``--seeds`` sets ``CNNEDU_SEEDS``, which replaces every experiment's seed list; each
-``cnnedu.train.claim`` call appends a JSON line to the file named by ``CNNEDU_CLAIMS``. The result is a JSON
+Each notebook runs top to bottom in a fresh kernel with the CPU budgets (``CNNEDU_BUDGET=cpu``; ``--budget gpu``
+for a GPU) and its outputs are not stored. ``--seeds`` sets ``CNNEDU_SEEDS``, which replaces every
+experiment's seed list; each ``cnnedu.train.claim`` call appends a JSON line to the file named by ``CNNEDU_CLAIMS``. The result is a JSON
 list with one object per claim: notebook, claim, paper, verdict, seeds, seconds, and the means, spreads,
 effect and noise threshold behind the verdict. ``--report`` turns two such lists (default seeds, other
 seeds) into the Markdown table of ``benchmarks/EXPERIMENTS.md``.
@@ -34,7 +34,7 @@ def notebooks_with_claims() -> list[Path]:
     return [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) if "train.claim(" in p.read_text()]
 
 
-def run(paths: list[Path], seeds: str | None, timeout: int = 600) -> tuple[list[dict], list[dict]]:
+def run(paths: list[Path], seeds: str | None, timeout: int = 600, budget: str = "cpu") -> tuple[list[dict], list[dict]]:
     """Run ``paths`` with ``CNNEDU_SEEDS=seeds`` (None: each experiment's own seeds); return (claims, runs)."""
     claims, runs = [], []
     saved = {k: os.environ.get(k) for k in ("CNNEDU_SEEDS", "CNNEDU_CLAIMS", "CNNEDU_BUDGET", "CNNEDU_FIGURES")}
@@ -46,7 +46,7 @@ def run(paths: list[Path], seeds: str | None, timeout: int = 600) -> tuple[list[
             with tempfile.TemporaryDirectory() as tmp:
                 record = Path(tmp) / "claims.jsonl"
                 # figures of runs with other seeds go to the scratch folder, not to figures/
-                os.environ.update(CNNEDU_CLAIMS=str(record), CNNEDU_BUDGET="cpu", CNNEDU_FIGURES=tmp)
+                os.environ.update(CNNEDU_CLAIMS=str(record), CNNEDU_BUDGET=budget, CNNEDU_FIGURES=tmp)
                 if seeds:
                     os.environ["CNNEDU_SEEDS"] = seeds
                 else:
@@ -76,9 +76,11 @@ def _fmt(c: dict, value: float, diff: bool = False) -> str:
     return f"{text} {c['unit']}".rstrip()
 
 
-def report(default: list[dict], other: list[dict]) -> str:
-    """The Markdown table of ``benchmarks/EXPERIMENTS.md``: one row per claim, its verdict under both seed sets."""
+def report(default: list[dict], other: list[dict], gpu: list[dict] | None = None) -> str:
+    """The Markdown table of ``benchmarks/EXPERIMENTS.md``: one row per claim, its verdict under both seed sets,
+    and, from ``make test-gpu``'s ``claims_gpu.json`` when given, its verdict under the GPU budgets."""
     others = {(c["notebook"], c["claim"]): c for c in other}
+    gpus = {(c["notebook"], c["claim"]): c for c in gpu or []}
     lines = [
         "# Experiments: the papers' claims, as the notebooks test them",
         "",
@@ -92,8 +94,8 @@ def report(default: list[dict], other: list[dict]) -> str:
         "behind the claim, all seeds.",
         "",
         "| notebook | claim | paper | seeds | verdict | effect / threshold | other seeds | verdict "
-        "| effect / threshold | time |",
-        "|---|---|---|---|---|---|---|---|---|---:|",
+        "| effect / threshold | time | GPU verdict |",
+        "|---|---|---|---|---|---|---|---|---|---:|---|",
     ]
     for c in default:
         o = others.get((c["notebook"], c["claim"]))
@@ -105,11 +107,19 @@ def report(default: list[dict], other: list[dict]) -> str:
         else:
             cells += ["", "not run", ""]
         cells.append(f"{c['seconds']:.0f} s")
+        g = gpus.get((c["notebook"], c["claim"]))
+        cells.append(f"{g['verdict']} ({_fmt(g, g['effect'], True)} / {_fmt(g, g['threshold'], True)})" if g
+                     else "not run yet")
         lines.append("| " + " | ".join(cells) + " |")
     shown = sum(c["verdict"] == "shown" for c in default)
     shown_o = sum(o["verdict"] == "shown" for o in other)
     lines += ["", f"Shown: {shown} of {len(default)} claims with each experiment's seeds, {shown_o} of {len(other)} "
               "with the other seeds."]
+    if gpu:
+        lines += [f"GPU budgets (`make test-gpu`): {sum(g['verdict'] == 'shown' for g in gpu)} of {len(gpu)} shown."]
+    else:
+        lines += ["GPU budgets: not run yet (`make test-gpu` on a machine with CUDA writes "
+                  "`benchmarks/claims_gpu.json`; pass it as a third file to `--report`)."]
     return "\n".join(lines) + "\n"
 
 
@@ -122,15 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the recorded claims here")
     parser.add_argument("--report", type=Path, help="write the Markdown report of two JSON lists here")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--budget", choices=("cpu", "gpu"), default="cpu",
+                        help="the experiments' sizes (train.budget): cpu (default) or gpu, for make test-gpu")
     args = parser.parse_args(argv)
     if args.report:
-        if len(args.paths) != 2:
-            parser.error("--report needs two JSON files: the default seeds' claims, the other seeds' claims")
-        default, other = (json.loads(p.read_text()) for p in args.paths)
-        args.report.write_text(report(default, other))
+        if len(args.paths) not in (2, 3):
+            parser.error("--report needs two JSON files: the default seeds' claims, the other seeds' claims "
+                         "(and a third, optional: the GPU budgets' claims)")
+        default, other, *gpu = (json.loads(p.read_text()) for p in args.paths)
+        args.report.write_text(report(default, other, gpu[0] if gpu else None))
         print(f"wrote {args.report}")
         return 0
-    claims, runs = run(args.paths or notebooks_with_claims(), args.seeds, args.timeout)
+    claims, runs = run(args.paths or notebooks_with_claims(), args.seeds, args.timeout, args.budget)
     if args.json:
         args.json.write_text(json.dumps(claims, indent=1) + "\n")
     failed = [r["notebook"] for r in runs if "error" in r]

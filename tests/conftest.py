@@ -19,3 +19,4 @@ def _own_seeds(monkeypatch):
     # a CNNEDU_SEEDS set in the shell (or leaked by a test) would replace the seeds the tests pass
     monkeypatch.delenv("CNNEDU_SEEDS", raising=False)
     monkeypatch.delenv("CNNEDU_CLAIMS", raising=False)
+    monkeypatch.delenv("CNNEDU_MAX_STEPS", raising=False)  # make gpu-dry-run's step cap

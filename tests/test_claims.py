@@ -121,6 +121,11 @@ def test_report_pairs_the_two_seed_sets():
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[3:9] == ["0, 1, 2", "shown", "50.0 pt / 10.0 pt", "7, 8, 9", "within noise", "5.0 pt / 10.0 pt"]
     assert "Shown: 1 of 1 claims with each experiment's seeds, 0 of 1 with the other seeds." in text
+    assert cells[-1] == "not run yet" and "GPU budgets: not run yet" in text
+    gpu = [{**rec, "verdict": "shown", "seeds": [0, 1, 2, 3, 4], "effect": 30.0, "threshold": 4.0}]
+    row = next(line for line in run_experiments.report(default, other, gpu).splitlines()
+               if line.startswith("| 05_resnet"))
+    assert row.strip("|").split("|")[-1].strip() == "shown (30.0 pt / 4.0 pt)"
 
 
 def test_notebooks_with_claims_are_found():

@@ -154,6 +154,30 @@ def test_steps_to():
         h.steps_to(1.5)
 
 
+def test_step_cap_limits_every_fit_for_the_gpu_dry_run(data, monkeypatch):
+    assert train.step_cap(40) == 40 and train.step_cap(None) is None  # no cap set
+    monkeypatch.setenv("CNNEDU_MAX_STEPS", "3")
+    assert train.step_cap(40) == 3 and train.step_cap(2) == 2 and train.step_cap(None) == 3
+    torch.manual_seed(0)
+    h = fit(_mlp(), data, epochs=4, device="cpu", progress=False)  # 4 epochs of 8 steps, capped at 3
+    assert len(h.step_loss) == 3 and len(h.train_loss) == len(h.test_acc) == 1
+    h = fit(_mlp(), data, epochs=4, max_steps=2, device="cpu", progress=False)
+    assert len(h.step_loss) == 2
+    seen = []
+    model = _mlp()
+    model.register_forward_hook(lambda m, i, o: seen.append(len(o)))
+    evaluate(model, data[1], "cpu")  # 64 test examples in 2 batches of 32
+    assert seen == [32, 32]
+    seen.clear()
+    monkeypatch.setenv("CNNEDU_MAX_STEPS", "1")
+    evaluate(model, data[1], "cpu")
+    assert seen == [32]
+    for bad in ("0", "-5", "five"):
+        monkeypatch.setenv("CNNEDU_MAX_STEPS", bad)
+        with pytest.raises(ValueError, match="CNNEDU_MAX_STEPS must be a positive integer"):
+            train.step_cap(10)
+
+
 def test_budget(monkeypatch):
     monkeypatch.delenv("CNNEDU_BUDGET", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
