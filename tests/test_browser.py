@@ -1,7 +1,8 @@
 """End to end in a real browser: JupyterLab on localhost, driven by headless Chromium through Playwright.
 
 Opens the SENet, MobileNet v1 and EfficientNet notebooks, runs them, moves the reduction-ratio, width-multiplier
-and phi sliders, and checks that the numbers and the figure change. Screenshots go to tests/screenshots/.
+and phi sliders, and checks that the numbers and the figure change; opens a `make slides` deck from file:// with
+the network off. Screenshots go to tests/screenshots/.
 Skipped, with a message, where Chromium or Playwright is not installed (`.ci/run` installs Chromium).
 """
 
@@ -85,13 +86,16 @@ def lab(tmp_path_factory):
         server.kill()
 
 
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(
             executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=CHROMIUM_FLAGS,
         )
         yield chromium
         chromium.close()
@@ -199,3 +203,101 @@ def test_live_slideshow(lab, browser):
         page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}_slides.png"))
     finally:
         page.close()
+
+
+# a deck's state once loaded: reveal's layout, MathJax's output, and the raw TeX left in the slides' visible text
+DECK_STATE = """() => {
+  const slides = document.querySelector('.reveal .slides');
+  const text = [...document.querySelectorAll('.reveal .jp-RenderedMarkdown')].map(el => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let out = '';
+    while (walker.nextNode()) {
+      const parent = walker.currentNode.parentElement;
+      if (!parent.closest('script, style, code, pre')) out += walker.currentNode.nodeValue;
+    }
+    return out;
+  }).join('\\n');
+  const raw = text.match(/\\$[^$\\n]+\\$|\\\\[(\\[]|\\\\(frac|sigma|mathbf|cdot|times|sum|in)\\b/g) || [];
+  const h1 = document.querySelector('.reveal h1');
+  return {
+    ready: !!document.querySelector('.reveal.ready'),
+    present: document.querySelectorAll('.reveal .slides > section.present').length,
+    sections: document.querySelectorAll('.reveal .slides > section').length,
+    slidesWidth: slides && slides.style.width,  // reveal sets the configured size
+    sectionPosition: getComputedStyle(document.querySelector('.reveal .slides > section')).position,
+    controls: !!document.querySelector('.reveal .controls .navigate-right'),
+    headingFont: h1 ? getComputedStyle(h1).fontFamily : '',
+    headingFontLoaded: [...document.fonts].some(f => f.family.includes('News Cycle') && f.status === 'loaded'),
+    math: document.querySelectorAll('.reveal .MathJax_CHTML').length,
+    mathErrors: document.querySelectorAll('.reveal .MathJax_CHTML merror, .reveal .mjx-merror').length,
+    mathFontLoaded: [...document.fonts].some(f => f.family === 'MJXc-TeX-main-Rw' && f.status === 'loaded'),
+    raw: raw.slice(0, 5),
+  };
+}"""
+
+# the first slide (h, v) that shows display math, for the screenshot
+DISPLAY_MATH_SLIDE = """() => {
+  const top = [...document.querySelectorAll('.reveal .slides > section')];
+  for (let h = 0; h < top.length; h++) {
+    const inner = top[h].querySelectorAll(':scope > section');
+    const parts = inner.length ? [...inner] : [top[h]];
+    for (let v = 0; v < parts.length; v++) if (parts[v].querySelector('.MJXc-display')) return [h, v];
+  }
+  return null;
+}"""
+
+
+def test_slide_deck_offline(tmp_path):
+    """`make slides` output opened from file:// with no network: reveal.js lays out the deck, MathJax typesets."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_slides import build, ensure_vendor
+
+    notebook = NOTEBOOK_DIR / CASES[0][0]
+    if not ensure_vendor(tmp_path):
+        pytest.skip("could not fetch reveal.js/MathJax from the npm registry (see the line above): offline deck "
+                    "test skipped")
+    deck = build(notebook, tmp_path)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=[*CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND"])
+        try:
+            context = chromium.new_context(viewport={"width": 1280, "height": 800}, offline=True)
+            page = context.new_page()
+            requests: list = []
+            failed: list[str] = []
+            page.on("request", lambda r: requests.append(r))
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.goto(deck.as_uri(), timeout=30_000)
+            page.wait_for_function(
+                "() => document.querySelector('.reveal.ready') && window.MathJax && MathJax.Hub"
+                " && MathJax.Hub.queue.pending === 0 && !MathJax.Hub.queue.running", timeout=30_000)
+            page.evaluate("() => document.fonts.ready.then(() => true)")
+            state = page.evaluate(DECK_STATE)
+
+            assert state["ready"], "reveal.js did not start (no .reveal.ready)"
+            assert state["present"] == 1 and state["sections"] >= 3, state
+            assert state["slidesWidth"] == "960px", f"reveal's layout is not applied: {state}"
+            assert state["sectionPosition"] == "absolute", f"reveal.css is not applied: {state}"
+            assert state["controls"], "reveal's controls are missing"
+            assert "News Cycle" in state["headingFont"] and state["headingFontLoaded"], f"theme font: {state}"
+            assert state["math"] > 0, "MathJax rendered no math"
+            assert state["mathErrors"] == 0, f"{state['mathErrors']} TeX errors in the deck"
+            assert state["mathFontLoaded"], "MathJax's web fonts did not load from vendor/"
+            assert not state["raw"], f"raw TeX in the slides' text: {state['raw']}"
+            # everything the deck runs on came from the folder; only pictures linked from the notebook are remote
+            remote = [r.url for r in requests if not r.url.startswith(("file:", "data:"))
+                      and r.resource_type != "image"]
+            assert not remote, f"the deck loads from the network: {remote}"
+            missing = [u for u in failed if u.startswith("file:")]
+            assert not missing, f"files missing from slides/vendor: {missing}"
+
+            where = page.evaluate(DISPLAY_MATH_SLIDE)
+            assert where, "no slide shows display math"
+            page.evaluate(f"() => {{ location.hash = '#/{where[0]}/{where[1]}'; }}")
+            page.wait_for_function(
+                "() => document.querySelector('.reveal .slides section.present .MJXc-display')", timeout=10_000)
+            page.wait_for_timeout(1500)  # the slide transition and MathJax's re-render
+            page.screenshot(path=str(SCREENSHOTS / f"{notebook.stem}_deck_offline.png"))
+        finally:
+            chromium.close()
