@@ -85,8 +85,14 @@ def test_conv_numbers_errors_name_the_parameter():
 def test_conv_update_returns_figure(params):
     fig = W.conv_update(**params)
     assert isinstance(fig, Figure)
-    rf = W.conv_numbers(**params)["rf"]
-    assert f"Receptive field {rf} px" in _texts(fig)
+    nums = W.conv_numbers(**params)
+    assert f"Receptive field {nums['rf']} px" in _texts(fig)
+    # the table of layers: one row per layer (up to 12), then the totals
+    table = next(t.get_text() for t in fig.axes[1].texts if t.get_text().startswith("layer"))
+    assert len(table.splitlines()) == 4 + min(len(nums["layers"]), 13)
+    total = table.splitlines()[-1].split()
+    assert total[:3] == ["total", f"{nums['output']}×{nums['output']}", str(nums["rf"])]
+    assert total[4] == f"{nums['params']:,}"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -87,6 +87,10 @@ def conv_update(kernel: int = 3, stride: int = 1, padding: int = 1, dilation: in
     """
     nums = conv_numbers(kernel, stride, padding, dilation, n_layers, size, channels)
     fig, (ax, ax_t) = _figure(2, width=5.2, height=4.6, gridspec_kw={"width_ratios": [1, 1.15]})
+    # fixed margins instead of the constrained layout: every slider redraws the whole figure, and the layout
+    # engine's measuring of every tick label was half of each redraw
+    fig.set_layout_engine(None)
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.1, top=0.9, wspace=0.12)
     pos, c1 = nums["positions"], nums["paths_1d"]
     lo, hi = min(int(pos[0]), 0), max(int(pos[-1]), size - 1)
     grid = np.zeros((hi - lo + 1,) * 2)
@@ -109,6 +113,8 @@ def conv_update(kernel: int = 3, stride: int = 1, padding: int = 1, dilation: in
            title=f"Receptive field {nums['rf']} px ({n_layers} × {kernel}×{kernel}, s={stride}, d={dilation})")
     ax.legend(loc="upper right", fontsize=7, frameon=True)
     ax_t.axis("off")
+    # one monospaced text block, not a matplotlib table: a table lays out every cell on each draw (most of a
+    # full redraw's time), and every slider of this explorer changes the whole figure
     head = ["layer", "output", "RF", "jump", "params", "MACs"]
     body = [[str(r_["layer"]), f"{r_['output']}×{r_['output']}", str(r_["rf"]), str(r_["jump"]),
              f"{r_['params']:,}", _si(r_["macs"])] for r_ in nums["layers"][:12]]
@@ -116,10 +122,12 @@ def conv_update(kernel: int = 3, stride: int = 1, padding: int = 1, dilation: in
         body.append(["...", "", "", "", "", ""])
     body.append(["total", f"{nums['output']}×{nums['output']}", str(nums["rf"]), str(nums["jump"]),
                  f"{nums['params']:,}", _si(nums["macs"])])
-    table = ax_t.table(cellText=body, colLabels=head, loc="upper center", cellLoc="right")
-    table.auto_set_font_size(False)
-    table.set_fontsize(8)
-    table.scale(1, 1.25)
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in [head, *body]]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    ax_t.text(0.5, 0.97, "\n".join(lines), transform=ax_t.transAxes, ha="center", va="top", family="monospace",
+              fontsize=10, linespacing=1.5)
     ax_t.set_title(f"{size}×{size} input, {nums['in_channels']} → {channels} → ... channels, "
                    f"p={padding}\nRF: r += d(k-1)·j,  j *= s", fontsize=10)
     return fig
