@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -58,9 +59,20 @@ def _pair(kernel: int | tuple[int, int]) -> tuple[int, int]:
     return (kernel, kernel) if isinstance(kernel, int) else (int(kernel[0]), int(kernel[1]))
 
 
+def _check_counts(**values: int | tuple[int, int]) -> None:
+    """A ValueError naming the first value that is not a positive integer or a pair of them."""
+    for name, value in values.items():
+        pair = tuple(value) if isinstance(value, (tuple, list, torch.Size)) else (value, value)
+        if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+                                     for v in pair):
+            raise ValueError(f"{name} must be a positive integer or an (h, w) pair of them, got {value!r}")
+
+
 def conv_params(c_in: int, c_out: int, kernel: int | tuple[int, int], groups: int = 1, bias: bool = True) -> int:
     """Weights of a convolution: k_h * k_w * (C_in / groups) * C_out, plus C_out biases."""
-    if groups < 1 or c_in % groups or c_out % groups:
+    _check_counts(c_in=c_in, c_out=c_out, groups=groups)
+    _check_counts(kernel=kernel)
+    if c_in % groups or c_out % groups:
         raise ValueError(f"groups must divide both c_in ({c_in}) and c_out ({c_out}), got {groups}")
     kh, kw = _pair(kernel)
     return kh * kw * (c_in // groups) * c_out + (c_out if bias else 0)
@@ -70,6 +82,7 @@ def conv_macs(
     c_in: int, c_out: int, kernel: int | tuple[int, int], out_size: int | tuple[int, int], groups: int = 1
 ) -> int:
     """Multiply-accumulates of a convolution: one k_h * k_w * (C_in / groups) dot product per output value."""
+    _check_counts(out_size=out_size)
     oh, ow = _pair(out_size)
     return conv_params(c_in, c_out, kernel, groups=groups, bias=False) * oh * ow
 
@@ -272,6 +285,8 @@ def summary(model: nn.Module, input_size: InputSize = (3, 224, 224), depth: int 
     import torchinfo
 
     size = _check_input_size(input_size)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth must be an integer >= 1 (1 lists the top-level modules), got {depth!r}")
     macs = mac_breakdown(model, size)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     info = torchinfo.summary(
@@ -573,6 +588,8 @@ def effective_receptive_field(
     normalised to a maximum of 1.
     """
     size = _check_input_size(input_size)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
     if layer is None:
         layer = receptive_fields(model, size)[-1].name
     modules = dict(model.named_modules())

@@ -42,6 +42,10 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
 
     The rounding of MobileNetV2 / V3 and EfficientNet (the TensorFlow reference code's ``_make_divisible``).
     """
+    check_positive("value", value)
+    check_positive("divisor", divisor, integer=True)
+    if min_value is not None:
+        check_positive("min_value", min_value, integer=True)
     min_value = divisor if min_value is None else min_value
     new = max(min_value, int(value + divisor / 2) // divisor * divisor)
     if new < 0.9 * value:
@@ -68,7 +72,8 @@ class ConvBNAct(nn.Sequential):
         dilation: int = 1,
     ) -> None:
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("kernel_size", kernel_size), ("stride", stride), ("groups", groups)):
+                        ("kernel_size", kernel_size), ("stride", stride), ("groups", groups),
+                        ("dilation", dilation)):
             check_positive(name, v, integer=True)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups must divide in_channels ({in_channels}) and out_channels ({out_channels}), "
@@ -201,6 +206,11 @@ class InvertedResidual(nn.Module):
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}")
         check_positive("expand_ratio", expand_ratio)
+        for name, value in (("se_channels", se_channels), ("expanded_channels", expanded_channels)):
+            if value is not None:  # None: no SE block / in_channels * expand_ratio
+                check_positive(name, value, integer=True)
+        if not 0 <= drop_path < 1:
+            raise ValueError(f"drop_path must be a probability in [0, 1), got {drop_path!r}")
         hidden = expanded_channels or int(round(in_channels * expand_ratio))
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
         self.use_residual = stride == 1 and in_channels == out_channels

@@ -590,6 +590,8 @@ def object_mask(images: torch.Tensor, threshold: float = 0.175, border: int = 2,
         raise ValueError(f"border must be an integer in [1, {min(h, w) // 2}], got {border!r}")
     if not threshold > 0:
         raise ValueError(f"threshold must be positive, got {threshold!r}")
+    if isinstance(refits, bool) or not isinstance(refits, int) or refits < 0:
+        raise ValueError(f"refits must be a non-negative integer, got {refits!r}")
     ys, xs = torch.meshgrid(torch.linspace(-0.5, 0.5, h), torch.linspace(-0.5, 0.5, w), indexing="ij")
     design = torch.stack([torch.ones_like(xs), xs, ys], dim=-1).view(1, h * w, 3).double()
     edge = torch.ones(h, w, dtype=torch.bool)
@@ -659,6 +661,8 @@ def occlude(images: torch.Tensor, corners: torch.Tensor, patch: int, fill: float
         raise ValueError(f"need images (N, C, H, W) and corners (N, 2), got {tuple(images.shape)} and "
                          f"{tuple(corners.shape)}")
     h, w = images.shape[-2:]
+    if isinstance(patch, bool) or not isinstance(patch, int) or not 1 <= patch <= min(h, w):
+        raise ValueError(f"patch must be an integer in [1, {min(h, w)}] (the image side), got {patch!r}")
     top, left = corners[:, 0].view(-1, 1, 1).to(images.device), corners[:, 1].view(-1, 1, 1).to(images.device)
     rows = torch.arange(h, device=images.device).view(1, -1, 1)
     cols = torch.arange(w, device=images.device).view(1, 1, -1)
@@ -672,6 +676,8 @@ def class_probability(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     """Softmax probability of each image's class in ``labels``, the model in eval mode; a CPU tensor (N,)."""
     if len(images) != len(labels):
         raise ValueError(f"need one label per image, got {len(images)} images and {len(labels)} labels")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
     model.eval()

@@ -103,6 +103,7 @@ class AlexNet(nn.Module):
 
     def __init__(self, features: nn.Sequential, classifier: nn.Sequential, pool_size: int = 6) -> None:
         super().__init__()
+        check_positive("pool_size", pool_size, integer=True)
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d(pool_size)
         self.classifier = classifier

@@ -93,6 +93,7 @@ class DenseLayer(nn.Module):
         super().__init__()
         check_positive("in_channels", in_channels, integer=True)
         check_positive("growth_rate", growth_rate, integer=True)
+        _check_dropout(dropout)
         width = BOTTLENECK_WIDTH * growth_rate if bottleneck else in_channels
         self.bottleneck = _bn_relu_conv(in_channels, width, 1, dropout) if bottleneck else nn.Identity()
         self.conv = _bn_relu_conv(width, growth_rate, 3, dropout)
@@ -112,7 +113,9 @@ class DenseBlock(nn.Module):
     def __init__(self, in_channels: int, num_layers: int, growth_rate: int, bottleneck: bool = True,
                  dropout: float = 0.0) -> None:
         super().__init__()
+        check_positive("in_channels", in_channels, integer=True)
         check_positive("num_layers", num_layers, integer=True)
+        check_positive("growth_rate", growth_rate, integer=True)
         widths = dense_channels(in_channels, growth_rate, num_layers)
         self.layers = nn.ModuleList(DenseLayer(c, growth_rate, bottleneck, dropout) for c in widths)
         self.in_channels = in_channels
@@ -134,6 +137,7 @@ class Transition(nn.Sequential):
     def __init__(self, in_channels: int, compression: float = 0.5, dropout: float = 0.0) -> None:
         check_positive("in_channels", in_channels, integer=True)
         _check_compression(compression)
+        _check_dropout(dropout)
         # the small epsilon keeps floor(0.29 * 100) at 29 despite 0.29 * 100 = 28.999999999999996
         out_channels = math.floor(compression * in_channels + 1e-9)
         super().__init__(*_bn_relu_conv(in_channels, out_channels, 1, dropout), nn.AvgPool2d(2, stride=2))
@@ -164,6 +168,11 @@ class DenseNet(nn.Module):
         super().__init__()
         check_positive("growth_rate", growth_rate, integer=True)
         check_positive("num_classes", num_classes, integer=True)
+        check_positive("stem_channels", stem_channels, integer=True)
+        if not block_config or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                                       for n in block_config):
+            raise ValueError(f"block_config must list the layers of each dense block, positive integers "
+                             f"(Table 1: 6, 12, 24, 16 for DenseNet-121), got {block_config!r}")
         _check_compression(compression)
         _check_dropout(dropout)
         self.features = nn.Sequential()

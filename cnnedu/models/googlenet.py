@@ -83,6 +83,19 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
     return block
 
 
+def _check_kernel_5x5(kernel_5x5: int) -> None:
+    check_positive("kernel_5x5", kernel_5x5, integer=True)
+    if kernel_5x5 % 2 == 0:  # an even kernel cannot keep the spatial size, and the branches are concatenated
+        raise ValueError(f"kernel_5x5 must be odd (5 as in the paper, 3 as in torchvision), got {kernel_5x5!r}")
+
+
+def _check_width_div(width_div: int) -> None:
+    check_positive("width_div", width_div, integer=True)
+    if 8 % width_div:  # the widths of Table 1 (and the heads' 128, 1024) have 8 as greatest common divisor
+        raise ValueError(f"width_div must be 1, 2, 4 or 8 (so every width of Table 1 stays whole), got "
+                         f"{width_div!r}")
+
+
 class Inception(nn.Module):
     """Inception module with dimension reductions: 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3 max pool -> 1x1.
 
@@ -94,6 +107,10 @@ class Inception(nn.Module):
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
                  pool_proj: int, batch_norm: bool = False, kernel_5x5: int = 5) -> None:
         super().__init__()
+        for name, value in (("in_channels", in_channels), ("ch1x1", ch1x1), ("ch3x3red", ch3x3red),
+                            ("ch3x3", ch3x3), ("ch5x5red", ch5x5red), ("ch5x5", ch5x5), ("pool_proj", pool_proj)):
+            check_positive(name, value, integer=True)
+        _check_kernel_5x5(kernel_5x5)
         self.branch1x1 = _conv(in_channels, ch1x1, 1, batch_norm=batch_norm)
         self.branch3x3 = nn.Sequential(_conv(in_channels, ch3x3red, 1, batch_norm=batch_norm),
                                        _conv(ch3x3red, ch3x3, 3, batch_norm=batch_norm))
@@ -120,6 +137,11 @@ class InceptionAux(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, batch_norm: bool = False,
                  dropout: float = 0.7, conv_channels: int = 128, fc_channels: int = 1024, grid: int = 4) -> None:
         super().__init__()
+        for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
+                            ("conv_channels", conv_channels), ("fc_channels", fc_channels), ("grid", grid)):
+            check_positive(name, value, integer=True)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         # 14x14 -> floor((14 - 5) / 3) + 1 = 4x4, so fc1 sees 128 * 4 * 4 = 2048 features (8x8 -> 2x2)
         self.pool = nn.AdaptiveAvgPool2d(grid) if batch_norm else nn.AvgPool2d(5, stride=3)
         self.conv = _conv(in_channels, conv_channels, 1, batch_norm=batch_norm)
@@ -154,6 +176,10 @@ class GoogLeNet(nn.Module):
                  lrn: bool = True, kernel_5x5: int = 5, dropout: float = 0.4, last_pool: int = 3,
                  transform_input: bool = False, width_div: int = 1, small_input: bool = False) -> None:
         super().__init__()
+        _check(num_classes, dropout)
+        _check_kernel_5x5(kernel_5x5)
+        _check_width_div(width_div)
+        check_positive("last_pool", last_pool, integer=True)
         self.transform_input = transform_input
         norm = paper_lrn if lrn else nn.Identity
         d = width_div
@@ -281,10 +307,7 @@ def googlenet_cifar(
     and PyTorch's default initialization; ``True`` adds BN after every convolution and drops LRN, as
     torchvision does. The heads pool 8x8 to 2x2 (the paper's 5x5/3 window) and narrow with the rest.
     """
-    check_positive("width_div", width_div, integer=True)
-    if 8 % width_div:  # the widths of Table 1 (and the heads' 128, 1024) have 8 as greatest common divisor
-        raise ValueError(f"width_div must be 1, 2, 4 or 8 (so every width of Table 1 stays whole), got "
-                         f"{width_div!r}")
+    _check_width_div(width_div)
     _check(num_classes, dropout)
     return GoogLeNet(num_classes, aux_logits=aux_logits, batch_norm=batch_norm, lrn=not batch_norm,
                      dropout=dropout, width_div=width_div, small_input=True)

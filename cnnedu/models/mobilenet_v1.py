@@ -61,6 +61,13 @@ def check_width_mult(width_mult: float) -> None:
         raise ValueError(f"width_mult must be a finite positive number (e.g. 0.75), got {width_mult!r}")
 
 
+def check_dropout_and_classes(num_classes: int, dropout: float) -> None:
+    """Raise a ValueError naming ``num_classes`` or ``dropout`` unless a positive integer, a probability."""
+    check_positive("num_classes", num_classes, integer=True)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+
+
 def _scaled(channels: int, width_mult: float) -> int:
     # The released code (TF-slim mobilenet_v1.py, depth()) truncates: max(int(d * alpha), 8). For the
     # paper's multipliers 1, 0.75, 0.5, 0.25 every width is already an integer, so this reproduces Table 6.
@@ -73,6 +80,11 @@ class MobileNetV1(nn.Module):
     def __init__(self, layers: list[tuple[int, int]], width_mult: float = 1.0,
                  depthwise_separable: bool = True, num_classes: int = 1000, dropout: float = 0.001) -> None:
         super().__init__()
+        if not layers or not all(len(row) == 2 and row[0] in (1, 2) for row in layers):
+            raise ValueError(f"layers must list (stride, channels) rows with stride 1 or 2, as "
+                             f"MOBILENET_V1_STAGES, got {layers!r}")
+        check_width_mult(width_mult)
+        check_dropout_and_classes(num_classes, dropout)
         channels = _scaled(_STEM, width_mult)
         body: list[nn.Module] = [ConvBNAct(3, channels, 3, stride=2)]
         for stride, out in layers:

@@ -16,7 +16,7 @@ from torch import nn
 from cnnedu.blocks import ConvBNAct, InvertedResidual, check_positive, make_divisible
 from cnnedu.models._init import init_mobile_weights
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
-from cnnedu.models.mobilenet_v1 import check_width_mult
+from cnnedu.models.mobilenet_v1 import check_dropout_and_classes, check_width_mult
 
 __all__ = ["mobilenet_v2", "MobileNetV2", "MOBILENET_V2_STAGES", "mobilenet_v2_from_torchvision",
            "MOBILENET_V2_NARROW_STAGES", "mobilenet_v2_narrow"]
@@ -40,6 +40,8 @@ class MobileNetV2(nn.Module):
 
     def __init__(self, width_mult: float = 1.0, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
+        check_width_mult(width_mult)
+        check_dropout_and_classes(num_classes, dropout)
         # Section 4 "Trade-off hyper parameters": all layers are scaled by the width multiplier except the
         # last 1x1, which is never thinned below 1280 ("this improves performance for smaller models").
         channels = make_divisible(32 * width_mult, 8)
@@ -91,6 +93,7 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
 
     The number of classes is read from the classifier; give ``width_mult`` if it was not 1.0.
     """
+    check_width_mult(width_mult)
     state = (tv_model_or_state_dict.state_dict() if isinstance(tv_model_or_state_dict, nn.Module)
              else tv_model_or_state_dict)
     num_classes = state["classifier.1.weight"].shape[0]

@@ -40,13 +40,20 @@ VARIANTS = ("v1", "v1.5")
 SHORTCUTS = ("A", "B")
 
 
+def _check_channels(**values: int) -> None:
+    for name, value in values.items():
+        check_positive(name, value, integer=True)
+
+
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
     """3x3 convolution with padding 1 and no bias (a BatchNorm follows and has its own shift)."""
+    _check_channels(in_channels=in_channels, out_channels=out_channels, stride=stride, groups=groups)
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, groups=groups, bias=False)
 
 
 def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     """1x1 convolution without bias: the bottleneck's reduce / expand layers and projection shortcuts."""
+    _check_channels(in_channels=in_channels, out_channels=out_channels, stride=stride)
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 
 
@@ -59,6 +66,7 @@ class ZeroPadShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
+        _check_channels(in_channels=in_channels, out_channels=out_channels, stride=stride)
         if out_channels < in_channels:
             raise ValueError(f"out_channels ({out_channels}) must be >= in_channels ({in_channels}) for option A")
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
@@ -104,6 +112,7 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: str | None = "B") -> None:
         super().__init__()
+        _check_channels(in_channels=in_channels, channels=channels, stride=stride)
         self.in_channels, self.out_channels = in_channels, channels * self.expansion
         self.conv1 = conv3x3(in_channels, channels, stride)
         self.bn1 = nn.BatchNorm2d(channels)
@@ -140,6 +149,8 @@ class Bottleneck(nn.Module):
     def __init__(self, in_channels: int, channels: int, stride: int = 1, groups: int = 1, base_width: int = 64,
                  stride_in_1x1: bool = False) -> None:
         super().__init__()
+        _check_channels(in_channels=in_channels, channels=channels, stride=stride, groups=groups,
+                        base_width=base_width)
         width = int(channels * base_width / 64) * groups
         self.in_channels, self.out_channels, self.width = in_channels, channels * self.expansion, width
         s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
@@ -178,6 +189,7 @@ class PreActBlock(nn.Module):
     def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: str | None = "B",
                  dropout: float = 0.0) -> None:
         super().__init__()
+        _check_channels(in_channels=in_channels, channels=channels, stride=stride)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.in_channels, self.out_channels = in_channels, channels
@@ -233,6 +245,9 @@ class ResNet(nn.Module):
                  **block_kwargs) -> None:
         super().__init__()
         check_positive("num_classes", num_classes, integer=True)
+        if len(layers) != len(STAGE_CHANNELS) or not all(isinstance(n, int) and n >= 1 for n in layers):
+            raise ValueError(f"layers must give the blocks of the four stages, positive integers (Table 1: "
+                             f"[3, 4, 6, 3] for ResNet-50), got {layers!r}")
         self.conv1 = ConvBNAct(3, 64, 7, stride=2)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         in_channels = 64
@@ -335,6 +350,10 @@ class CifarResNet(nn.Module):
                  num_classes: int = 10, stem_width: int = 16, **block_kwargs) -> None:
         super().__init__()
         check_positive("num_classes", num_classes, integer=True)
+        _check_channels(blocks_per_stage=blocks_per_stage, stem_width=stem_width)
+        if len(widths) != 3:
+            raise ValueError(f"widths must give the filters of the three stages (16, 32, 64 in Section 4.2), "
+                             f"got {widths!r}")
         self.preact = block is PreActBlock
         self.conv1 = conv3x3(3, stem_width) if self.preact else ConvBNAct(3, stem_width, 3)
         in_channels = stem_width

@@ -204,6 +204,8 @@ def resnext_block_params(cardinality: int, width: int, channels: int = 256) -> i
 
     ``resnext_block_params(1, 64)`` is ResNet-50's conv2 bottleneck, about 70k.
     """
+    for name, value in (("cardinality", cardinality), ("width", width), ("channels", channels)):
+        check_positive(name, value, integer=True)
     return cardinality * (2 * channels * width + 9 * width * width)
 
 
@@ -213,7 +215,8 @@ def template_width(cardinality: int, channels: int = 256, reference_width: int =
     Solves C * (2*channels*d + 9*d^2) = 2*channels*w0 + 9*w0^2 for d and rounds (Xie et al., Table 2:
     1x64d, 2x40d, 4x24d, 8x14d, 32x4d for the 256-channel conv2 block).
     """
-    check_positive("cardinality", cardinality, integer=True)
+    for name, value in (("cardinality", cardinality), ("channels", channels), ("reference_width", reference_width)):
+        check_positive(name, value, integer=True)
     target = resnext_block_params(1, reference_width, channels) / cardinality
     a, b = 9, 2 * channels  # 9 d^2 + 2 channels d - target = 0
     return round((-b + math.sqrt(b * b + 4 * a * target)) / (2 * a))

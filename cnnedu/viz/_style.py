@@ -56,6 +56,8 @@ def _axes_pair(ax: Any, figsize: tuple[float, float], sharey: bool = False) -> t
 
 def si(value: float, digits: int = 3) -> str:
     """A count for humans: 61.1M, 714M, 3.66G, 12.5k; below a thousand with thousands separators."""
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
+        raise ValueError(f"digits must be a positive integer (significant digits), got {digits!r}")
     v = float(value)
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= scale:

@@ -43,6 +43,8 @@ def heatmap(
     for labels, n, what in ((row_labels, m.shape[0], "row_labels"), (col_labels, m.shape[1], "col_labels")):
         if labels is not None and len(labels) != n:
             raise ValueError(f"{what} must have {n} entries, got {len(labels)}")
+    if vmin is not None and vmax is not None and not vmin < vmax:
+        raise ValueError(f"vmin must be below vmax (the colour scale's ends), got vmin={vmin!r}, vmax={vmax!r}")
     a = _axes(ax, figsize=(max(4.0, 0.45 * m.shape[1] + 2), max(3.0, 0.4 * m.shape[0] + 1.5)))
     im = a.imshow(m, cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax, interpolation="nearest")
     a.grid(False)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import is_color_like
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -90,6 +91,8 @@ def receptive_field_on_image(
     sh, sw = _pair_int(_field_size(size), "size")
     if min(sh, sw) <= 0:
         raise ValueError(f"size must be positive, got {size!r}")
+    if not is_color_like(color):
+        raise ValueError(f"color must be a matplotlib colour ('C1', 'red', '#ff8800'...), got {color!r}")
     img = _to_hwc(image, mean, std)
     h, w = img.shape[:2]
     cx, cy = ((w - 1) / 2, (h - 1) / 2) if center is None else (float(center[0]), float(center[1]))
@@ -147,6 +150,9 @@ def receptive_field_growth(
     ``sizes`` is a list of sizes (or of :class:`cnnedu.analysis.ReceptiveField`) or a dict network -> list.
     ``image_size`` adds a dashed line at the input size: fields beyond it see padding.
     """
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, (int, float))
+                                   or not image_size > 0):
+        raise ValueError(f"image_size must be a positive number of pixels or None, got {image_size!r}")
     series = dict(sizes) if isinstance(sizes, Mapping) else {"": sizes}
     if not series or any(len(v) == 0 for v in series.values()):
         raise ValueError("sizes must hold at least one non-empty list of receptive field sizes")
@@ -162,6 +168,11 @@ def receptive_field_growth(
     if any(series) or image_size is not None:
         a.legend()
     return a.figure
+
+
+def _check_ncols(ncols: int | None) -> None:
+    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1):
+        raise ValueError(f"ncols must be a positive integer or None (a square-ish grid), got {ncols!r}")
 
 
 def _mosaic(tiles: np.ndarray, ncols: int, pad: int = 1, fill: float = 1.0) -> np.ndarray:
@@ -214,9 +225,8 @@ def filter_grid(
     rgb = c_in == 3
     tiles = w.transpose(0, 2, 3, 1) if rgb else w[:, 0]
     tiles = _normalise_tiles(tiles, normalize)
+    _check_ncols(ncols)
     ncols = ncols or math.ceil(math.sqrt(c_out))
-    if ncols < 1:
-        raise ValueError(f"ncols must be a positive integer, got {ncols}")
     mosaic = _mosaic(tiles, ncols)
     nrows = math.ceil(c_out / ncols)
     a = _axes(ax, figsize=(min(10.0, 0.6 * ncols + 1), min(10.0, 0.6 * nrows + 1)))
@@ -244,8 +254,9 @@ def feature_maps(
         x = x[0]
     if x.ndim != 3:
         raise ValueError(f"tensor must have shape (C, H, W) or (1, C, H, W), got {x.shape}")
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    _check_ncols(ncols)
     maps = _normalise_tiles(x[:n], "each")
     ncols = ncols or min(8, math.ceil(math.sqrt(len(maps))) if len(maps) <= 16 else 8)
     nrows = math.ceil(len(maps) / ncols)

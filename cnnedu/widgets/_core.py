@@ -136,6 +136,7 @@ class FigureRenderer:
     """
 
     def __init__(self, fast: tuple[str, ...] | list[str] = (), cache_size: int = 64) -> None:
+        _check_int("cache_size", cache_size, 0)  # 0: no cache, every update drawn (benchmark_updates)
         self.fast = frozenset(fast)
         # the figure is a pure function of the values: a slider dragged back over a value it has shown
         # costs a dictionary look-up (the last ``cache_size`` images are kept)
