@@ -49,9 +49,11 @@ notebooks:
 
 ## The GPU path on any CPU: GPU-sized data, models and batches, the CUDA recipe (bf16, channels-last), at most
 ## 5 optimizer steps per training run; every cell must run (outputs are not compared: see the sanitize file).
+## DRY_RUN_PRECISION=fp16 rehearses the recipe of GPUs without bf16 (Colab's T4): fp16 autocast and a GradScaler.
 DRY_RUN_NOTEBOOKS ?= notebooks
+DRY_RUN_PRECISION ?= bf16
 gpu-dry-run: setup
-	CNNEDU_BUDGET=gpu CNNEDU_MAX_STEPS=5 CNNEDU_PRECISION=bf16 CNNEDU_CHANNELS_LAST=1 CNNEDU_FIGURES=$$(mktemp -d) \
+	CNNEDU_BUDGET=gpu CNNEDU_MAX_STEPS=5 CNNEDU_PRECISION=$(DRY_RUN_PRECISION) CNNEDU_CHANNELS_LAST=1 CNNEDU_FIGURES=$$(mktemp -d) \
 		OMP_NUM_THREADS=1 scripts/unchanged.sh $(BIN)/python -m pytest -n 2 --dist loadscope \
 		--nbval-lax --nbval-sanitize-with tests/sanitize_dry_run.cfg $(DRY_RUN_NOTEBOOKS)
 

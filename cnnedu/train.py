@@ -515,6 +515,8 @@ def compare(builders: dict[str, Callable[[], nn.Module]], data: Sequence, seeds:
     if metric.startswith("test") and data[1] is None:
         raise ValueError(f"metric {metric!r} needs a test loader: data must be (train_loader, test_loader)")
     seeds = _seeds(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct integers, at least one; got {seeds!r}")
     progress = fit_kwargs.pop("progress", False)
     comp = Comparison(metric=metric, seeds=seeds)
     bar = None

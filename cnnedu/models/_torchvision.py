@@ -43,10 +43,20 @@ def load_state_dict_by_order(model: nn.Module, state_dict: Mapping[str, torch.Te
     return model
 
 
+def _check_name(label: str, name: str) -> None:
+    import torchvision
+
+    known = torchvision.models.list_models()
+    if name not in known:
+        raise ValueError(f"{label} must name one of torchvision's models (torchvision.models.list_models(), "
+                         f"e.g. resnet50, efficientnet_b0); got {name!r}")
+
+
 def torchvision_model(name: str, **kwargs) -> nn.Module:
     """Build torchvision's ``name`` model with random weights (no download)."""
     import torchvision
 
+    _check_name("name", name)
     return torchvision.models.get_model(name, weights=None, **kwargs)
 
 
@@ -58,6 +68,7 @@ def load_pretrained(model: nn.Module, torchvision_name: str) -> nn.Module:
     """
     import torchvision
 
+    _check_name("torchvision_name", torchvision_name)
     weights = torchvision.models.get_model_weights(torchvision_name).DEFAULT
     try:
         state = weights.get_state_dict(progress=True, check_hash=True)
