@@ -10,7 +10,7 @@ CONSTRAINTS := constraints.txt
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo yes)
 
-.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints gpu-dry-run test-gpu
+.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints gpu-dry-run test-gpu site
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ test-gpu: setup
 
 figures: setup
 	$(BIN)/python scripts/make_figures.py
+
+## Builds the course website from the notebooks' stored outputs (nothing runs) into site/_build/html.
+site: setup
+	$(BIN)/python scripts/build_site.py
 
 slides: setup
 	$(BIN)/python scripts/make_slides.py

@@ -2,7 +2,8 @@
 
 The embedded data set is drawn on the fly (no download) so that every notebook runs offline in seconds. Its
 ten classes are designed so that architecture choices show: a linear model on pixels fails (random colours,
-positions, scales and phases cancel out), a small CNN with pooling succeeds. ImageNet preprocessing and
+positions, scales and phases cancel out), a small CNN with pooling succeeds. A second generated task,
+"bars_dots", needs a statistic of the whole image (notebook 12, squeeze-and-excitation). ImageNet preprocessing and
 AlexNet's augmentations (Krizhevsky et al. 2012, Section 4.1) work on scikit-image's photographs.
 """
 
@@ -22,6 +23,8 @@ from torchvision import transforms
 __all__ = [
     "CLASSES",
     "shapes_dataset",
+    "BARS_DOTS_CLASSES",
+    "bars_dots_dataset",
     "loaders",
     "tensor_loader",
     "DATASETS",
@@ -207,10 +210,73 @@ def shapes_dataset(n: int = 10000, size: int = 32, seed: int = 0) -> TensorDatas
 
 
 # ----------------------------------------------------------------------------------------------------------
+# "bars_dots": a task that needs global context (notebook 12, SENet)
+# ----------------------------------------------------------------------------------------------------------
+
+BARS_DOTS_CLASSES: list[tuple[str, str]] = [
+    ("H few / V many", "a horizontal bar with few red dots, or a vertical bar with many"),
+    ("H many / V few", "a horizontal bar with many red dots, or a vertical bar with few"),
+]
+
+
+def bars_dots_dataset(n: int = 4000, size: int = 24, few: int = 4, many: int = 8, length: int = 7,
+                      noise: float = 0.1, seed: int = 0,
+                      factors: bool = False) -> TensorDataset | tuple[TensorDataset, torch.Tensor, torch.Tensor]:
+    """Images whose label needs a local feature AND a global count: (bar orientation) XOR (many dots).
+
+    Each ``size`` x ``size`` RGB image is mid-grey with Gaussian pixel noise (std ``noise``), one white bar
+    (``length`` px long, 1 px wide, horizontal or vertical) and ``few`` or ``many`` red 2 x 2 dots, all at
+    random places. Label 1 = (vertical) XOR (many dots), ``BARS_DOTS_CLASSES``. The orientation is visible
+    in a 3 x 3 window; the dot count is a statistic of the whole image that a small window cannot estimate
+    (it sees a dot or two, for either count). A network that classifies globally pooled features
+    linearly adds the evidence of its windows, so unless one window sees the bar and enough of the dots it
+    cannot form the XOR; a gate fed by the squeezed (globally pooled) features can switch the bar detectors
+    with the count (Hu et al., arXiv:1709.01507, Section 3.1: the squeeze embeds global information).
+
+    The four (orientation, count) combinations are balanced. With ``factors=True`` returns also two long
+    tensors: ``vertical`` (1 = vertical bar) and ``many`` (1 = many dots).
+    """
+    for name, value, low in (("n", n, 1), ("size", size, 8), ("few", few, 0), ("many", many, 1),
+                             ("length", length, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not few < many:
+        raise ValueError(f"few must be smaller than many, got few={few}, many={many}")
+    if length > size:
+        raise ValueError(f"length must be at most size ({size}), got {length}")
+    if not isinstance(noise, (int, float)) or isinstance(noise, bool) or noise < 0:
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    g = np.random.default_rng(seed)
+    combo = torch.from_numpy(g.permutation(n)) % 4  # balanced: (vertical, many) = (c % 2, c // 2)
+    vertical, many_dots = combo % 2, combo // 2
+    images = torch.from_numpy(g.standard_normal((n, 3, size, size), dtype=np.float32)).mul_(noise).add_(0.5)
+    idx = torch.arange(n)
+    half = length // 2
+    # the bar's centre keeps the whole bar inside the image
+    along = torch.from_numpy(g.integers(half, size - (length - half) + 1, n))
+    across = torch.from_numpy(g.integers(0, size, n))
+    for k in range(-half, length - half):
+        row = torch.where(vertical == 1, along + k, across)
+        col = torch.where(vertical == 1, across, along + k)
+        images[idx, :, row, col] = 0.95
+    dots = torch.from_numpy(g.integers(0, size - 1, (n, many, 2)))  # top-left corners of the 2 x 2 dots
+    count = torch.where(many_dots == 1, many, few)
+    red = torch.tensor([0.95, 0.15, 0.15])
+    for k in range(many):
+        sel = idx[count > k]
+        for dy in (0, 1):
+            for dx in (0, 1):
+                images[sel, :, dots[sel, k, 0] + dy, dots[sel, k, 1] + dx] = red
+    images.clamp_(0, 1)
+    ds = TensorDataset(images, (vertical ^ many_dots).long())
+    return (ds, vertical.long(), many_dots.long()) if factors else ds
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Loaders: the embedded data or a real data set
 # ----------------------------------------------------------------------------------------------------------
 
-DATASETS = ("shapes", "cifar10", "fashion_mnist")
+DATASETS = ("shapes", "cifar10", "fashion_mnist", "bars_dots")
 
 
 def tensor_loader(dataset: TensorDataset, batch_size: int = 128, shuffle: bool = True, seed: int = 0,
@@ -255,11 +321,12 @@ def _subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:
 def loaders(name: str = "shapes", batch_size: int = 128, n_train: int | None = 8000,
             n_test: int | None = 2000, size: int = 32, seed: int = 0, download: bool = False,
             root: str | Path = "~/.cache/cnnedu") -> tuple[DataLoader, DataLoader]:
-    """Train and test loaders for ``name`` in {"shapes", "cifar10", "fashion_mnist"}.
+    """Train and test loaders for ``name`` in {"shapes", "cifar10", "fashion_mnist", "bars_dots"}.
 
     Real data sets come through torchvision when ``download=True`` or already cached under ``root``; when
     they cannot be had (offline, or no cache and ``download=False``) one message says so and the embedded
     shapes data set is used instead. ``n_train`` / ``n_test`` take a seeded random subset (None: all).
+    "bars_dots" is :func:`bars_dots_dataset` (drawn, like "shapes", from ``seed``).
     """
     if name not in DATASETS:
         raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
@@ -269,7 +336,7 @@ def loaders(name: str = "shapes", batch_size: int = 128, n_train: int | None = 8
     for label, value in (("n_train", n_train), ("n_test", n_test)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{label} must be a positive integer or None (all), got {value!r}")
-    if name != "shapes":
+    if name not in ("shapes", "bars_dots"):
         try:
             root = Path(root).expanduser()
             train = _subset(_torchvision_tensors(name, root, True, download, size), n_train, seed)
@@ -279,10 +346,11 @@ def loaders(name: str = "shapes", batch_size: int = 128, n_train: int | None = 8
             print(f"cnnedu.data: {name} {how} ({type(err).__name__}: {err}); "
                   f"using the embedded shapes data set instead.")
             name = "shapes"
-    if name == "shapes":
+    if name in ("shapes", "bars_dots"):
         n_train = 8000 if n_train is None else n_train
         n_test = 2000 if n_test is None else n_test
-        full = shapes_dataset(n_train + n_test, size=size, seed=seed)
+        make = shapes_dataset if name == "shapes" else bars_dots_dataset
+        full = make(n_train + n_test, size=size, seed=seed)
         train = TensorDataset(*(t[:n_train] for t in full.tensors))
         test = TensorDataset(*(t[n_train:] for t in full.tensors))
     return (tensor_loader(train, batch_size, shuffle=True, seed=seed),

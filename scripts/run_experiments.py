@@ -5,10 +5,10 @@
     python scripts/run_experiments.py --report benchmarks/EXPERIMENTS.md default.json other.json
 
 Each notebook runs top to bottom in a fresh kernel with the CPU budgets (``CNNEDU_BUDGET=cpu``; ``--budget gpu``
-for a GPU) and its outputs are not stored. ``--seeds`` sets ``CNNEDU_SEEDS``, which replaces every
-experiment's seed list; each ``cnnedu.train.claim`` call appends a JSON line to the file named by ``CNNEDU_CLAIMS``. The result is a JSON
-list with one object per claim: notebook, claim, paper, verdict, seeds, seconds, and the means, spreads,
-effect and noise threshold behind the verdict. ``--report`` turns two such lists (default seeds, other
+for a GPU) and its outputs are not stored. ``--seeds`` sets ``CNNEDU_SEEDS``, which replaces every experiment's
+seed list; each ``cnnedu.train.claim`` call appends a JSON line to the file named by ``CNNEDU_CLAIMS``. The
+result is a JSON list with one object per claim: notebook, claim, paper, verdict, seeds, seconds, and the means,
+spreads, effect and noise threshold behind the verdict. ``--report`` turns two such lists (default seeds, other
 seeds) into the Markdown table of ``benchmarks/EXPERIMENTS.md``.
 """
 

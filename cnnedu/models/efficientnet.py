@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnnedu.blocks import ConvBNAct, InvertedResidual, check_positive, make_divisible
@@ -28,8 +29,13 @@ __all__ = [
     "round_filters",
     "round_repeats",
     "resolution_for",
+    "fitted_phi",
+    "released_phi",
     "efficientnet",
     "efficientnet_cost",
+    "TINY_STAGES",
+    "TinyEfficientNet",
+    "tiny_efficientnet",
     "efficientnet_from_torchvision",
     "efficientnet_b0",
     "efficientnet_b1",
@@ -91,6 +97,31 @@ def resolution_for(phi: float, gamma: float = 1.15, base: int = 224) -> int:
     check_positive("gamma", gamma)
     check_positive("base", base, integer=True)
     return int(round(gamma**phi * base))
+
+
+def fitted_phi(width: float, depth: float, resolution: int, alpha: float = 1.2, beta: float = 1.1,
+               gamma: float = 1.15, base: int = 224) -> float:
+    """The phi at which eq. 3 comes closest to a model's (width, depth, resolution) (arXiv:1905.11946, Sec. 3.3).
+
+    Least squares on the logarithms: with x = (w, d, r / base) and c = (beta, alpha, gamma), eq. 3 says
+    log x_i = phi log c_i, and phi* = sum_i log x_i log c_i / sum_i (log c_i)^2 minimises the squared misfit
+    of all three at once. The released B1-B7 were rounded by hand, so no phi fits all three exactly.
+    """
+    for name, value in (("width", width), ("depth", depth), ("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        check_positive(name, value)
+    check_positive("resolution", resolution)
+    check_positive("base", base)
+    logx = (math.log(width), math.log(depth), math.log(resolution / base))
+    logc = (math.log(beta), math.log(alpha), math.log(gamma))
+    norm = sum(c * c for c in logc)
+    if norm == 0:
+        raise ValueError("alpha, beta and gamma cannot all be 1: then every phi gives B0")
+    return sum(x * c for x, c in zip(logx, logc, strict=True)) / norm
+
+
+def released_phi(alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15) -> dict[str, float]:
+    """:func:`fitted_phi` of each released model B0-B7 (``RELEASED``): where it sits on the phi axis."""
+    return {name: fitted_phi(w, d, r, alpha, beta, gamma) for name, (w, d, r, _) in RELEASED.items()}
 
 
 def _check_phi(phi: float) -> None:
@@ -255,6 +286,69 @@ def efficientnet_cost(width: float, depth: float, resolution: int,
     params += p + head * num_classes + num_classes
     macs += m + head * num_classes
     return params, macs
+
+
+# A miniature of Table 1 for experiments on a CPU: three MBConv stages with SE and Swish, at 16 px.
+TINY_STAGES: list[tuple[int, int, int, int, int, int]] = [
+    # expand_ratio, kernel, stride, in, out, repeats
+    (1, 3, 1, 8, 8, 1),       # MBConv1, k3x3
+    (4, 3, 2, 8, 16, 1),      # MBConv4, k3x3
+    (4, 3, 2, 16, 24, 2),     # MBConv4, k3x3
+]
+TINY_STEM, TINY_HEAD, TINY_RESOLUTION = 8, 64, 16
+
+
+class TinyEfficientNet(nn.Module):
+    """A B0-like miniature (``TINY_STAGES``) scaled by ``width``, per-stage ``repeats`` and ``resolution``.
+
+    The input is resized to ``resolution`` inside the model (bilinear, antialiased), so the same data feeds
+    every scaled model and a higher resolution really sees more of the image's detail (arXiv:1905.11946,
+    Section 3.2). Channels are rounded to multiples of 2, not 8: at 8-24 channels 8 is too coarse a step.
+    """
+
+    def __init__(self, width: float = 1.0, repeats: tuple[int, ...] | None = None,
+                 resolution: int = TINY_RESOLUTION, num_classes: int = 10) -> None:
+        super().__init__()
+        check_positive("width", width)
+        check_positive("resolution", resolution, integer=True)
+        check_positive("num_classes", num_classes, integer=True)
+        repeats = tuple(row[5] for row in TINY_STAGES) if repeats is None else tuple(repeats)
+        if len(repeats) != len(TINY_STAGES) or not all(isinstance(n, int) and n >= 1 for n in repeats):
+            raise ValueError(f"repeats must be {len(TINY_STAGES)} positive integers (blocks per stage), "
+                             f"got {repeats!r}")
+        c = make_divisible(TINY_STEM * width, 2)
+        layers: list[nn.Module] = [ConvBNAct(3, c, 3, activation=nn.SiLU)]
+        for (t, k, s, _, c_out, _), n in zip(TINY_STAGES, repeats, strict=True):
+            c_out = make_divisible(c_out * width, 2)
+            for i in range(n):
+                layers.append(InvertedResidual(c, c_out, s if i == 0 else 1, expand_ratio=t, kernel_size=k,
+                                               activation=nn.SiLU, se_channels=max(1, c // 4),
+                                               se_activation=nn.SiLU))
+                c = c_out
+        head = make_divisible(TINY_HEAD * width, 2)
+        layers.append(ConvBNAct(c, head, 1, activation=nn.SiLU))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(head, num_classes)
+        self.width, self.repeats, self.resolution = width, repeats, resolution
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != (self.resolution, self.resolution):
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", antialias=True,
+                              align_corners=False)
+        return self.classifier(self.pool(self.features(x)).flatten(1))
+
+    def extra_repr(self) -> str:
+        return f"width={self.width}, repeats={self.repeats}, resolution={self.resolution}"
+
+
+def tiny_efficientnet(width: float = 1.0, depth: float = 1.0, resolution: int = TINY_RESOLUTION,
+                      repeats: tuple[int, ...] | None = None, num_classes: int = 10) -> TinyEfficientNet:
+    """The miniature scaled like eq. 3: blocks per stage ceil(depth * n) unless ``repeats`` names them."""
+    check_positive("depth", depth)
+    if repeats is None:
+        repeats = tuple(round_repeats(row[5], depth) for row in TINY_STAGES)
+    return TinyEfficientNet(width, repeats, resolution, num_classes)
 
 
 def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tensor]) -> EfficientNet:

@@ -54,3 +54,6 @@ __all__ = [
     "si",
 ]
 
+from cnnedu.viz.resolution import accuracy_vs_resolution  # noqa: E402
+
+__all__ += ["accuracy_vs_resolution"]

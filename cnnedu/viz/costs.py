@@ -158,3 +158,39 @@ def model_bars(
     else:
         a.set_ylim(0, max(vals.max(), max((r for r in refs if r is not None), default=0)) * 1.15 or 1)
     return a.figure
+
+
+@_styled
+def accuracy_vs_cost(
+    series: Mapping[str, Sequence[tuple[float, float, str]]],
+    ax: Axes | None = None,
+    xlabel: str = "MACs per image",
+    ylabel: str = "top-1 accuracy (%)",
+    title: str | None = None,
+    source: str = "as read from the paper's figure",
+    log: bool = True,
+) -> Figure:
+    """Accuracy against cost, one line per scaling method, each point labelled (``series``: name -> points).
+
+    A point is ``(macs, accuracy, label)``, e.g. ``(0.39e9, 76.0, "w=1.0")``. Drawn for EfficientNet's Fig. 3
+    and Fig. 4 (Tan and Le, arXiv:1905.11946): the costs are counted, the accuracies are the paper's, and
+    ``source`` (shown in the legend's title) says where they come from, e.g. read off a figure by eye.
+    """
+    if not series or any(len(points) == 0 for points in series.values()):
+        raise ValueError("series must map at least one name to a non-empty list of (macs, accuracy, label)")
+    a = _axes(ax, figsize=(7.5, 4.5))
+    for i, (name, points) in enumerate(series.items()):
+        for p in points:
+            if len(p) != 3:
+                raise ValueError(f"each point must be (macs, accuracy, label), got {p!r} in {name!r}")
+        xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
+        a.plot(xs, ys, "o-", color=f"C{i}", lw=1.8, ms=5, label=name)
+        for x, y, text in points:
+            a.annotate(str(text), (x, y), xytext=(3, -10 if i % 2 else 5), textcoords="offset points",
+                       fontsize=7, color=f"C{i}")
+    if log:
+        a.set_xscale("log")
+    a.xaxis.set_major_formatter(_SI_FORMATTER)
+    a.set(xlabel=xlabel, ylabel=ylabel, title=title or "Accuracy against cost")
+    a.legend(title=source, fontsize=8, title_fontsize=8, loc="lower right")
+    return a.figure

@@ -18,7 +18,9 @@ reachable as ``widgets.<name>``.
 
 from cnnedu.widgets._core import Explorer, FigureRenderer
 from cnnedu.widgets.blocks import (
+    RESNET50_TOP1,
     SE_TABLE10,
+    SE_TABLE10_TOP1,
     cardinality_numbers,
     cardinality_update,
     cardinality_widget,
@@ -97,5 +99,6 @@ __all__ = [
     "segments_update",
     "segments_widget",
     "benchmark_updates",
+    "SE_TABLE10_TOP1",
+    "RESNET50_TOP1",
 ]
-

@@ -26,6 +26,9 @@ from cnnedu.widgets._core import (
 
 # Table 10: SE-ResNet-50 parameters (millions) by reduction ratio r; ResNet-50 itself 25.6 M.
 SE_TABLE10 = {2: 45.7, 4: 35.7, 8: 30.7, 16: 28.1, 32: 26.9}
+# Table 10: SE-ResNet-50 top-1 error (%) on ImageNet by r; ResNet-50 itself 23.30 % (the same table)
+SE_TABLE10_TOP1 = {2: 22.29, 4: 22.25, 8: 22.26, 16: 22.28, 32: 22.72}
+RESNET50_TOP1 = 23.30
 # ResNet-50's bottleneck output channels per stage, blocks per stage and feature map size at 224 px
 # (He et al., arXiv:1512.03385, Table 1): where the 16 SE units of SE-ResNet-50 sit.
 _RESNET50_SE = [(256, 3, 56), (512, 4, 28), (1024, 6, 14), (2048, 3, 7)]
@@ -73,7 +76,9 @@ def se_numbers(reduction: float = 16, channels: int = 256, size: int | None = No
         net_params += blocks * (2 * c * sq + sq + c)
         net_macs += blocks * 2 * c * sq
         net_alt_macs += blocks * 2 * c * sq * hw * hw
-    paper = SE_TABLE10.get(int(reduction)) if float(reduction).is_integer() else None
+    in_table = float(reduction).is_integer()
+    paper = SE_TABLE10.get(int(reduction)) if in_table else None
+    paper_top1 = SE_TABLE10_TOP1.get(int(reduction)) if in_table else None
     return {
         "reduction": reduction, "channels": channels, "squeeze": s, "size": size,
         "block_weights": weights, "block_biases": biases, "block_params": weights + biases, "block_macs": weights,
@@ -81,14 +86,15 @@ def se_numbers(reduction: float = 16, channels: int = 256, size: int | None = No
         "resnet50_params": base_params, "resnet50_macs": base_macs,
         "se_params": net_params, "se_macs": net_macs,
         "net_params": base_params + net_params, "net_macs": base_macs + net_macs,
-        "net_alt_macs": base_macs + net_alt_macs, "paper_params_m": paper,
+        "net_alt_macs": base_macs + net_alt_macs, "paper_params_m": paper, "paper_top1": paper_top1,
     }
 
 
 def se_update(reduction: float = 16, channels: int = 256) -> Figure:
-    """SE cost against r: SE-ResNet-50's parameters beside Table 10, one block's cost beside a 1x1 conv.
+    """SE cost against r: SE-ResNet-50's parameters and Table 10's top-1 error, one block beside a 1x1 conv.
 
-    Hu et al. (arXiv:1709.01507), Section 3.2 (eq. 3: two FC layers around a ReLU, ratio r), Table 10.
+    Hu et al. (arXiv:1709.01507), Section 3.2 (eq. 3: two FC layers around a ReLU, ratio r), Table 10. The
+    left panel's second y axis carries Table 10's top-1 errors (only the five trained values of r exist).
     """
     nums = se_numbers(reduction, channels)
     fig, (ax, ax_b) = _figure(2, width=5.4, height=4.2)
@@ -102,8 +108,23 @@ def se_update(reduction: float = 16, channels: int = 256) -> Figure:
     _animate(ax.plot([r_now], [nums["net_params"] / 1e6], "o", color="C1", ms=9, mec="black",
                      label="the slider's r"))
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="reduction ratio r", ylabel="parameters (M)", title="SE-ResNet-50 parameters vs r")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set(xlabel="reduction ratio r", ylabel="parameters (M)")
+    # second y axis: what each r costs in accuracy, Table 10's top-1 errors (static) and the slider's row
+    ax_err = ax.twinx()
+    ax_err.plot(list(SE_TABLE10_TOP1), list(SE_TABLE10_TOP1.values()), "s:", color="C2", ms=5,
+                label="top-1 error, Table 10")
+    ax_err.axhline(RESNET50_TOP1, color="C2", ls="-.", lw=1, label=f"ResNet-50 error {RESNET50_TOP1:.2f} %")
+    top1 = nums["paper_top1"]
+    _animate(ax_err.plot([r_now], [math.nan if top1 is None else top1], "D", color="C2", ms=8, mec="black"))
+    ax_err.set_ylim(21.9, 23.9)  # fixed, so that moving r redraws only the markers (FigureRenderer)
+    ax_err.set_ylabel("ImageNet top-1 error (%), Table 10", color="C2")
+    ax_err.tick_params(axis="y", colors="C2")
+    row = (f"Table 10: {nums['paper_params_m']} M, top-1 {top1:.2f} %" if top1 is not None
+           else "r not in Table 10")
+    ax.set_title(f"SE-ResNet-50 vs r; r = {reduction:g}: {nums['net_params'] / 1e6:.1f} M here\n{row}", fontsize=9)
+    _animate(ax.title)
+    handles = [h for a in (ax, ax_err) for h in a.get_legend_handles_labels()[0]]
+    ax_err.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper right")
     labels = ["SE block\n(on pooled 1×1)", f"same weights as\n1×1 convs on {nums['size']}×{nums['size']}"]
     params = [nums["block_params"], nums["alt_params"]]
     macs = [nums["block_macs"], nums["alt_macs"]]

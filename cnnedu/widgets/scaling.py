@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import numpy as np
@@ -137,15 +136,15 @@ def _efficientnet_cost(width: float, depth: float, resolution: int) -> tuple[int
 
 
 def _released_phi() -> dict[str, float]:
-    """Where each released model sits on the phi axis: the mean of log_beta(w), log_alpha(d), log_gamma(r/224).
+    """Where each released model sits on the phi axis: ``cnnedu.models.efficientnet.released_phi``.
 
-    The released B1-B7 were hand-rounded, so the three exponents disagree a little (paper's alpha, beta,
-    gamma: 1.2, 1.1, 1.15).
+    One definition for the explorer and the notebook (least squares on the logarithms of width, depth and
+    resolution, with the paper's alpha, beta, gamma = 1.2, 1.1, 1.15); the released B1-B7 were hand-rounded,
+    so their three exponents disagree a little.
     """
-    from cnnedu.models.efficientnet import RELEASED
+    from cnnedu.models.efficientnet import released_phi
 
-    return {name: (math.log(w) / math.log(1.1) + math.log(d) / math.log(1.2)
-                   + math.log(r / 224) / math.log(1.15)) / 3 for name, (w, d, r, _) in RELEASED.items()}
+    return released_phi()
 
 
 def phi_numbers(phi: float = 1.0, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15) -> dict[str, Any]:
