@@ -247,6 +247,25 @@ DISPLAY_MATH_SLIDE = """() => {
 }"""
 
 
+def _in_thread(fn) -> None:
+    """Run ``fn`` in a new thread (no asyncio loop there) and re-raise what it raised."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fn()
+        except BaseException as err:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(err)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
 def test_slide_deck_offline(tmp_path):
     """`make slides` output opened from file:// with no network: reveal.js lays out the deck, MathJax typesets."""
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -258,46 +277,51 @@ def test_slide_deck_offline(tmp_path):
                     "test skipped")
     deck = build(notebook, tmp_path)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=[*CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND"])
-        try:
-            context = chromium.new_context(viewport={"width": 1280, "height": 800}, offline=True)
-            page = context.new_page()
-            requests: list = []
-            failed: list[str] = []
-            page.on("request", lambda r: requests.append(r))
-            page.on("requestfailed", lambda r: failed.append(r.url))
-            page.goto(deck.as_uri(), timeout=30_000)
-            page.wait_for_function(
-                "() => document.querySelector('.reveal.ready') && window.MathJax && MathJax.Hub"
-                " && MathJax.Hub.queue.pending === 0 && !MathJax.Hub.queue.running", timeout=30_000)
-            page.evaluate("() => document.fonts.ready.then(() => true)")
-            state = page.evaluate(DECK_STATE)
+    def open_deck() -> None:
+        with sync_api.sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=[*CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND"])
+            try:
+                context = chromium.new_context(viewport={"width": 1280, "height": 800}, offline=True)
+                page = context.new_page()
+                requests: list = []
+                failed: list[str] = []
+                page.on("request", lambda r: requests.append(r))
+                page.on("requestfailed", lambda r: failed.append(r.url))
+                page.goto(deck.as_uri(), timeout=30_000)
+                page.wait_for_function(
+                    "() => document.querySelector('.reveal.ready') && window.MathJax && MathJax.Hub"
+                    " && MathJax.Hub.queue.pending === 0 && !MathJax.Hub.queue.running", timeout=30_000)
+                page.evaluate("() => document.fonts.ready.then(() => true)")
+                state = page.evaluate(DECK_STATE)
 
-            assert state["ready"], "reveal.js did not start (no .reveal.ready)"
-            assert state["present"] == 1 and state["sections"] >= 3, state
-            assert state["slidesWidth"] == "960px", f"reveal's layout is not applied: {state}"
-            assert state["sectionPosition"] == "absolute", f"reveal.css is not applied: {state}"
-            assert state["controls"], "reveal's controls are missing"
-            assert "News Cycle" in state["headingFont"] and state["headingFontLoaded"], f"theme font: {state}"
-            assert state["math"] > 0, "MathJax rendered no math"
-            assert state["mathErrors"] == 0, f"{state['mathErrors']} TeX errors in the deck"
-            assert state["mathFontLoaded"], "MathJax's web fonts did not load from vendor/"
-            assert not state["raw"], f"raw TeX in the slides' text: {state['raw']}"
-            # everything the deck runs on came from the folder; only pictures linked from the notebook are remote
-            remote = [r.url for r in requests if not r.url.startswith(("file:", "data:"))
-                      and r.resource_type != "image"]
-            assert not remote, f"the deck loads from the network: {remote}"
-            missing = [u for u in failed if u.startswith("file:")]
-            assert not missing, f"files missing from slides/vendor: {missing}"
+                assert state["ready"], "reveal.js did not start (no .reveal.ready)"
+                assert state["present"] == 1 and state["sections"] >= 3, state
+                assert state["slidesWidth"] == "960px", f"reveal's layout is not applied: {state}"
+                assert state["sectionPosition"] == "absolute", f"reveal.css is not applied: {state}"
+                assert state["controls"], "reveal's controls are missing"
+                assert "News Cycle" in state["headingFont"] and state["headingFontLoaded"], f"theme font: {state}"
+                assert state["math"] > 0, "MathJax rendered no math"
+                assert state["mathErrors"] == 0, f"{state['mathErrors']} TeX errors in the deck"
+                assert state["mathFontLoaded"], "MathJax's web fonts did not load from vendor/"
+                assert not state["raw"], f"raw TeX in the slides' text: {state['raw']}"
+                # everything the deck runs on came from the folder; only pictures linked from the notebook are remote
+                remote = [r.url for r in requests if not r.url.startswith(("file:", "data:"))
+                          and r.resource_type != "image"]
+                assert not remote, f"the deck loads from the network: {remote}"
+                missing = [u for u in failed if u.startswith("file:")]
+                assert not missing, f"files missing from slides/vendor: {missing}"
 
-            where = page.evaluate(DISPLAY_MATH_SLIDE)
-            assert where, "no slide shows display math"
-            page.evaluate(f"() => {{ location.hash = '#/{where[0]}/{where[1]}'; }}")
-            page.wait_for_function(
-                "() => document.querySelector('.reveal .slides section.present .MJXc-display')", timeout=10_000)
-            page.wait_for_timeout(1500)  # the slide transition and MathJax's re-render
-            page.screenshot(path=str(SCREENSHOTS / f"{notebook.stem}_deck_offline.png"))
-        finally:
-            chromium.close()
+                where = page.evaluate(DISPLAY_MATH_SLIDE)
+                assert where, "no slide shows display math"
+                page.evaluate(f"() => {{ location.hash = '#/{where[0]}/{where[1]}'; }}")
+                page.wait_for_function(
+                    "() => document.querySelector('.reveal .slides section.present .MJXc-display')", timeout=10_000)
+                page.wait_for_timeout(1500)  # the slide transition and MathJax's re-render
+                page.screenshot(path=str(SCREENSHOTS / f"{notebook.stem}_deck_offline.png"))
+            finally:
+                chromium.close()
+
+    # in a thread of its own: Playwright's sync API refuses to start where an asyncio loop runs, as one
+    # does in this worker while the module's JupyterLab browser (or another test's) is open
+    _in_thread(open_deck)
