@@ -451,6 +451,9 @@ class PCAColorAugment(torch.nn.Module):
 
 def imagenet_eval_transform(size: int = 224, resize: int = 256) -> transforms.Compose:
     """ImageNet evaluation preprocessing: short side to ``resize``, centre crop ``size``, normalize."""
+    for label, value in (("size", size), ("resize", resize)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer (pixels), got {value!r}")
     return transforms.Compose([
         transforms.Resize(resize),
         transforms.CenterCrop(size),
@@ -465,6 +468,15 @@ def alexnet_train_transform(size: int = 224, resize: int = 256, pca_std: float =
     Krizhevsky et al. 2012, Section 4.1: images rescaled to 256 x 256 (short side, then centre crop), random
     224 x 224 patches and their horizontal reflections, and the PCA colour augmentation (``PCAColorAugment``).
     """
+    for label, value in (("size", size), ("resize", resize)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer (pixels), got {value!r}")
+    if size > resize:
+        raise ValueError(f"size must be at most resize ({resize}): the random crops are cut from the resized "
+                         f"image, got {size}")
+    if isinstance(pca_std, bool) or not isinstance(pca_std, (int, float)) or not 0 <= pca_std < math.inf:
+        raise ValueError(f"pca_std must be a number >= 0 (the std of the colour noise; 0 turns it off), "
+                         f"got {pca_std!r}")
     return transforms.Compose([
         transforms.Resize(resize),
         transforms.CenterCrop(resize),

@@ -103,6 +103,7 @@ def accuracy_by_resolution(model: nn.Module, views: dict[int, torch.Tensor], lab
     The model must accept any input size (global average pooling before its classifier); it runs in eval mode
     on its own device, and its train/eval mode is restored afterwards.
     """
+    check_positive("batch_size", batch_size, integer=True)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

@@ -147,6 +147,12 @@ ROWS = [
     bad(D.photo, "no-such-photo", match="name"),
     bad(D.PCAColorAugment, std=-0.1, match="std"),
     bad(D.to_tensor_photo, "no-such-photo", match="name"),
+    bad(D.imagenet_eval_transform, size=0, match="^size"),
+    bad(D.imagenet_eval_transform, resize=-1, match="^resize"),
+    bad(D.alexnet_train_transform, size=0, match="^size"),
+    bad(D.alexnet_train_transform, size=300, match="^size must be at most resize"),
+    bad(D.alexnet_train_transform, resize=0, match="^resize"),
+    bad(D.alexnet_train_transform, pca_std=-1, match="^pca_std"),
     # deconvnet
     bad(DC.project, RGB, IMAGE, "conv9", 0, match="layer"),
     bad(DC.project, RGB, IMAGE, 0, 4, match="channel"),
@@ -253,6 +259,16 @@ ROWS = [
     bad(EFF.released_phi, gamma=0, match="gamma"),
     bad(EFF.efficientnet_b0, dropout=1.0, match="dropout"),
     bad(EFF.efficientnet_b0, drop_path_rate=-0.1, match="drop_path_rate"),
+    bad(EFF.EfficientNet, width=0, match="width"),
+    bad(EFF.EfficientNet, depth=-1, match="depth"),
+    bad(EFF.EfficientNet, resolution=0, match="resolution"),
+    bad(EFF.EfficientNet, dropout=1.0, match="^dropout"),
+    bad(EFF.EfficientNet, num_classes=0, match="num_classes"),
+    bad(EFF.EfficientNet, drop_path_rate=1.0, match="drop_path_rate"),
+    bad(EFF.round_filters, 0, 1.0, match="channels"),
+    bad(EFF.round_filters, 32, -1, match="width"),
+    bad(EFF.round_repeats, 0, 1.0, match="repeats"),
+    bad(EFF.round_repeats, 2, 0, match="depth"),
     # models: googlenet
     bad(GOOG.GoogLeNet, num_classes=0, match="num_classes"),
     bad(GOOG.GoogLeNet, kernel_5x5=4, match="kernel_5x5"),
@@ -299,6 +315,11 @@ ROWS = [
     bad(MV3.mobilenet_v3, num_classes=0, match="num_classes"),
     bad(MV3.mobilenet_v3, dropout=1.0, match="dropout"),
     bad(MV3.mobilenet_v3, expansion="double", match="expansion"),
+    bad(MV3.MobileNetV3, MV3.MOBILENET_V3_STAGES["small"], (576, 1024), width_mult=-1, match="width_mult"),
+    bad(MV3.MobileNetV3, MV3.MOBILENET_V3_STAGES["small"], (576, 1024), num_classes=0, match="num_classes"),
+    bad(MV3.MobileNetV3, MV3.MOBILENET_V3_STAGES["small"], (576, 1024), dropout=1.0, match="dropout"),
+    bad(MV3.MobileNetV3, MV3.MOBILENET_V3_STAGES["small"], (576, 1024), expansion="double", match="expansion"),
+    bad(MV3.from_torchvision, {}, width_mult=-1, match="width_mult"),
     # models: resnet
     bad(RN.conv3x3, 0, 8, match="in_channels"),
     bad(RN.conv3x3, 8, 8, stride=0, match="stride"),
@@ -408,6 +429,7 @@ ROWS = [
     bad(RES.eval_transform, 224, crop_ratio=0, match="crop_ratio"),
     bad(RES.eval_views, IMAGES, [0], match="size"),
     bad(RES.eval_views, IMAGES, [8], crop_ratio=1.5, match="crop_ratio"),
+    bad(RES.accuracy_by_resolution, RGB, {16: IMAGES}, LABELS, batch_size=0, match="batch_size"),
     # train
     bad(T.fit, RGB, DATA, epochs=0, device="cpu", progress=False, match="epochs"),
     bad(T.fit, RGB, DATA, lr=-0.1, device="cpu", progress=False, match="lr"),
@@ -433,6 +455,7 @@ ROWS = [
     bad(VA.random_mlp, nn.ReLU, width=0, match="width"),
     bad(VA.output_landscape, nn.Linear(2, 1), n=0, match=r"\bn\b"),
     bad(VA.output_landscape, nn.Linear(2, 1), span=0, match="span"),
+    bad(VA.output_landscapes, {"flat": torch.zeros(3, 3)}, span=-1, match="span"),
     bad(V.layer_bars, {"conv": 1}, by="block", match="by"),
     bad(V.heatmap, [[1, 2], [3, 4]], cmap="no-such-map", match="cmap"),
     bad(V.heatmap, [[1, 2], [3, 4]], vmin=2, vmax=1, match="vmin"),
@@ -453,6 +476,8 @@ ROWS = [
     bad(V.feature_maps, IMAGE[0], ncols=0, match="ncols"),
     bad(V.feature_maps, IMAGE[0], cmap="no-such-map", match="cmap"),
     bad(V.image_grid, IMAGES, ncols=0, match="ncols"),
+    bad(V.accuracy_vs_resolution, {0: {16: 0.5, 24: 0.6}}, 0, match="train_size"),
+    bad(V.accuracy_vs_resolution, {0: {16: 0.5, 24: 0.6}}, 16, highlight=(16, 32), match="highlight"),
     # widgets
     bad(W.FigureRenderer, cache_size=-1, match="cache_size"),
     *[bad(fn, **{name: 0}, match=name) for fn in (W.conv_numbers, W.conv_update)
@@ -514,19 +539,8 @@ EXEMPT = {
 
 # Callables that do not yet raise a ValueError naming the parameter, in modules other helpers were editing
 # when this file was written (issue 16): each entry says what is missing. Add the row and remove the entry
-# when the check lands; the meta-test fails on an entry that has a row.
-PENDING = {
-    "cnnedu.data.imagenet_eval_transform": "size=0, resize=-1 pass",
-    "cnnedu.data.alexnet_train_transform": "size=0 passes; pca_std=-1 says 'std must be ...'",
-    "cnnedu.models.efficientnet.EfficientNet": "width, depth, resolution, dropout, num_classes, drop_path_rate",
-    "cnnedu.models.efficientnet.round_filters": "channels=0, width=-1 pass",
-    "cnnedu.models.efficientnet.round_repeats": "repeats=0, depth=0 pass",
-    "cnnedu.models.mobilenet_v3.MobileNetV3": "width_mult=-1 passes",
-    "cnnedu.models.mobilenet_v3.from_torchvision": "width_mult=-1 fails with a KeyError first",
-    "cnnedu.resolution.accuracy_by_resolution": "batch_size=0 fails inside range()",
-    "cnnedu.viz.activations.output_landscapes": "span=-1 passes",
-    "cnnedu.viz.resolution.accuracy_vs_resolution": "train_size=0 and a highlight size not in runs pass",
-}
+# when the check lands; the meta-test fails on an entry that has a row. Empty now: every entry has landed.
+PENDING: dict[str, str] = {}
 
 
 def _modules() -> list[str]:

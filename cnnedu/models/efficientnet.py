@@ -83,11 +83,15 @@ DROP_PATH_RATE = 0.2  # the reference code's drop_connect_rate: survival probabi
 
 def round_filters(channels: int, width: float) -> int:
     """Channels times ``width``, rounded to a multiple of 8 and never 10 % below it (the released code)."""
+    check_positive("channels", channels, integer=True)
+    check_positive("width", width)
     return make_divisible(channels * width, 8)
 
 
 def round_repeats(repeats: int, depth: float) -> int:
     """Blocks of a stage scaled by ``depth``, rounded up (released code: ``int(math.ceil(d * repeats))``)."""
+    check_positive("repeats", repeats, integer=True)
+    check_positive("depth", depth)
     return int(math.ceil(depth * repeats))
 
 
@@ -148,6 +152,10 @@ class EfficientNet(nn.Module):
                  num_classes: int = 1000, drop_path_rate: float = DROP_PATH_RATE,
                  bn: tuple[float, float] = _TF_BN) -> None:
         super().__init__()
+        check_positive("width", width)
+        check_positive("depth", depth)
+        check_positive("resolution", resolution, integer=True)
+        _check_common(num_classes, dropout, drop_path_rate)
         stages = list(_blocks(width, depth))
         total = sum(len(s) for s in stages)
         channels = round_filters(STEM, width)
@@ -186,10 +194,9 @@ class EfficientNet(nn.Module):
 
 def _check_common(num_classes: int, dropout: float, drop_path_rate: float) -> None:
     check_positive("num_classes", num_classes, integer=True)
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-    if not 0 <= drop_path_rate < 1:
-        raise ValueError(f"drop_path_rate must be a probability in [0, 1), got {drop_path_rate!r}")
+    for name, p in (("dropout", dropout), ("drop_path_rate", drop_path_rate)):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
 
 
 def efficientnet(phi: float = 1.0, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15,
@@ -203,7 +210,6 @@ def efficientnet(phi: float = 1.0, alpha: float = 1.2, beta: float = 1.1, gamma:
     _check_phi(phi)
     for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         check_positive(name, value)
-    _check_common(num_classes, dropout, drop_path_rate)
     width, depth, resolution = beta**phi, alpha**phi, resolution_for(phi, gamma)
     return EfficientNet(width, depth, resolution, dropout, num_classes, drop_path_rate)
 
@@ -212,7 +218,6 @@ def _released(name: str, num_classes: int, dropout: float | None, drop_path_rate
               pretrained: bool) -> EfficientNet:
     width, depth, resolution, default_dropout = RELEASED[name]
     dropout = default_dropout if dropout is None else dropout
-    _check_common(num_classes, dropout, drop_path_rate)
     bn = _TORCHVISION_BN[name]
     model = EfficientNet(width, depth, resolution, dropout, num_classes, drop_path_rate, bn)
     model.name = f"efficientnet_{name}"

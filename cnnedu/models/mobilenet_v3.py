@@ -16,10 +16,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from cnnedu.blocks import ConvBNAct, InvertedResidual, check_positive, make_divisible
+from cnnedu.blocks import ConvBNAct, InvertedResidual, make_divisible
 from cnnedu.models._init import init_mobile_weights
 from cnnedu.models._torchvision import load_pretrained, load_state_dict_by_order
-from cnnedu.models.mobilenet_v1 import check_width_mult
+from cnnedu.models.mobilenet_v1 import check_dropout_and_classes, check_width_mult
 
 __all__ = ["mobilenet_v3", "MobileNetV3", "MOBILENET_V3_STAGES", "EXPANSION_RULES", "Bneck",
            "mobilenet_v3_from_torchvision", "HARD_SWISH_INT8_SCALE", "hard_swish_int8"]
@@ -86,6 +86,8 @@ class MobileNetV3(nn.Module):
                  num_classes: int = 1000, dropout: float = 0.2, thin_head: bool = False,
                  expansion: str = "factor") -> None:
         super().__init__()
+        check_width_mult(width_mult)
+        check_dropout_and_classes(num_classes, dropout)
         if expansion not in EXPANSION_RULES:
             raise ValueError(f"expansion must be one of {EXPANSION_RULES}, got {expansion!r}")
 
@@ -148,10 +150,6 @@ def mobilenet_v3(variant: str = "large", width_mult: float = 1.0, num_classes: i
     """
     if variant not in MOBILENET_V3_STAGES:
         raise ValueError(f"variant must be one of {list(MOBILENET_V3_STAGES)}, got {variant!r}")
-    check_width_mult(width_mult)
-    check_positive("num_classes", num_classes, integer=True)
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
     model = MobileNetV3(MOBILENET_V3_STAGES[variant], _LAST[variant], width_mult, num_classes, dropout,
                         thin_head, expansion)
     model.variant = variant
@@ -169,6 +167,7 @@ def from_torchvision(tv_model_or_state_dict: nn.Module | Mapping[str, torch.Tens
     The variant is recognised from the number of blocks and the classes from the classifier; give
     ``width_mult`` if it was not 1.0.
     """
+    check_width_mult(width_mult)
     state = (tv_model_or_state_dict.state_dict() if isinstance(tv_model_or_state_dict, nn.Module)
              else tv_model_or_state_dict)
     blocks = {key.split(".")[1] for key in state if key.startswith("features.")}

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
+from cnnedu.blocks import check_positive
 from cnnedu.viz._style import _axes, _axes_pair, _styled
 
 # ---------------------------------------------------------------------------------------------------------
@@ -203,8 +204,7 @@ def output_landscape(net: torch.nn.Module, n: int = 161, span: float = 3.0) -> t
     """The output of a 2-input network on an n x n grid over [-span, span]² (rows: y, columns: x)."""
     if int(n) < 3:
         raise ValueError(f"n must be an integer >= 3, got {n!r}")
-    if not span > 0:
-        raise ValueError(f"span must be positive, got {span!r}")
+    check_positive("span", span)
     axis = torch.linspace(-span, span, int(n), dtype=torch.float64)
     xy = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), dim=-1)
     with torch.no_grad():
@@ -234,6 +234,7 @@ def output_landscapes(surfaces: dict[str, torch.Tensor], span: float = 3.0, titl
     h-swish network creased at the knees ±3 of the hard sigmoid (Howard et al. 2019, arXiv:1905.02244,
     Sec. 5.2; Ramachandran et al. 2017, arXiv:1710.05941).
     """
+    check_positive("span", span)
     if not surfaces:
         raise ValueError("surfaces must map at least one name to a 2-D grid")
     for name, z in surfaces.items():

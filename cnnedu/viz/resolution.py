@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from cnnedu.blocks import check_positive
 from cnnedu.viz._style import _axes, _styled
 
 
@@ -24,13 +25,17 @@ def accuracy_vs_resolution(
     ``runs`` maps a run's name (its seed) to {test size: accuracy}, accuracies as fractions or percentages;
     every run must cover the same sizes. The training resolution is a dashed vertical line, as in FixRes's
     Fig. 3 (Touvron et al. 2019), where the best test resolution lies above the training one. ``highlight``
-    marks the sizes a claim compares.
+    marks the sizes a claim compares (each one of the runs' test sizes).
     """
     if not runs:
         raise ValueError("runs must hold at least one run name -> {test size: accuracy}")
     sizes = sorted(next(iter(runs.values())))
     if not sizes or any(sorted(r) != sizes for r in runs.values()):
         raise ValueError("every run must give accuracies for the same non-empty set of test sizes")
+    check_positive("train_size", train_size, integer=True)
+    missing = [s for s in highlight if s not in sizes]
+    if missing:
+        raise ValueError(f"highlight must list test sizes of the runs ({sizes}), got {missing} not among them")
     acc = np.array([[float(r[s]) for s in sizes] for r in runs.values()])
     if np.nanmax(acc) <= 1.0:
         acc = 100.0 * acc
@@ -46,9 +51,8 @@ def accuracy_vs_resolution(
     best = sizes[int(np.argmax(mean))]
     a.plot([best], [mean.max()], "*", color="C1", ms=14, mec="black", zorder=4, label=f"best mean ({best} px)")
     for s in highlight:
-        if s in sizes:
-            a.annotate(f"{mean[sizes.index(s)]:.1f} %", (s, mean[sizes.index(s)]), xytext=(6, -14),
-                       textcoords="offset points", fontsize=8)
+        a.annotate(f"{mean[sizes.index(s)]:.1f} %", (s, mean[sizes.index(s)]), xytext=(6, -14),
+                   textcoords="offset points", fontsize=8)
     a.set(xlabel="test resolution (px)", ylabel="test accuracy (%)", xticks=sizes,
           title=title or "Same networks, tested at several resolutions")
     a.legend(fontsize=8, loc="lower center")
