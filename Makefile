@@ -10,7 +10,7 @@ CONSTRAINTS := constraints.txt
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo yes)
 
-.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints gpu-dry-run test-gpu site
+.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints gpu-dry-run gpu-dry-run-subset test-gpu site
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ gpu-dry-run: setup
 	CNNEDU_BUDGET=gpu CNNEDU_MAX_STEPS=5 CNNEDU_PRECISION=$(DRY_RUN_PRECISION) CNNEDU_CHANNELS_LAST=1 CNNEDU_FIGURES=$$(mktemp -d) \
 		OMP_NUM_THREADS=1 scripts/unchanged.sh $(BIN)/python -m pytest -n 2 --dist loadscope \
 		--nbval-lax --nbval-sanitize-with tests/sanitize_dry_run.cfg $(DRY_RUN_NOTEBOOKS)
+
+## CI runs this subset: together these notebooks call every experiment helper (fit, evaluate, compare, claim,
+## the resolution sweep) on both generated datasets (tests/test_notebooks_meta.py checks it).
+DRY_RUN_SUBSET := notebooks/01_alexnet.ipynb notebooks/02_zfnet.ipynb notebooks/13_mobilenet_v3.ipynb \
+	notebooks/15_landscape.ipynb
+gpu-dry-run-subset:
+	$(MAKE) gpu-dry-run DRY_RUN_NOTEBOOKS="$(DRY_RUN_SUBSET)"
 
 ## On a machine with CUDA: every notebook under nbval with the GPU budgets, then the claims with the GPU budgets.
 test-gpu: setup

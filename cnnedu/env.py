@@ -90,22 +90,62 @@ def cap_threads(quota: float | None = None) -> int:
     return torch.get_num_threads()
 
 
-def setup(seed: int = 0, verbose: bool = True) -> torch.device:
+def usable_cpus(quota: float | None = None) -> int:
+    """The CPUs this process may run on: its affinity mask, capped by the cgroup CPU quota (rounded up)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota() if quota is None else quota
+    if quota is not None and quota > 0:
+        cpus = min(cpus, math.ceil(quota))
+    return max(1, cpus)
+
+
+def course_threads(cpus: int) -> int:
+    """The torch threads the course uses on ``cpus`` usable CPUs: one on up to two CPUs, else one per CPU.
+
+    The course's networks are small: a second thread gains little on them, and on a 2-core laptop or a
+    Binder pod the other core is rarely free (the browser, the Jupyter server, another kernel). Two threads
+    that wait for each other on one free core then ran several times slower than one thread (issue 16's
+    measurement on this course's 2-core CI machine). One thread also makes a seeded run give the numbers
+    stored in the notebooks, which were made with one thread.
+    """
+    if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1:
+        raise ValueError(f"cpus must be an integer >= 1, got {cpus!r}")
+    return 1 if cpus <= 2 else cpus
+
+
+def setup(seed: int = 0, verbose: bool = True, threads: int | None = None) -> torch.device:
     """Seed everything, pick the device, set the plotting style; print one line and return the device.
 
-    Where a cgroup CPU quota is set (Binder's pods, containers), torch's threads are capped at it.
+    Threads: ``threads`` if given, else the environment variable ``CNNEDU_THREADS`` if set, else
+    :func:`course_threads` of the usable CPUs (the cgroup quota of a Binder pod or container counts), which
+    only ever lowers torch's count (so ``OMP_NUM_THREADS`` still caps it).
 
     It also freezes the objects that exist so far (the imported libraries: torch alone brings about 300,000)
     out of the garbage collector's full scans (``gc.freeze``). Without that, every full collection walks them
     all, about 0.3 s on a small CPU, which a widget would show as a stall every few dozen slider moves.
     """
+    if threads is None and os.environ.get("CNNEDU_THREADS"):
+        try:
+            threads = int(os.environ["CNNEDU_THREADS"])
+        except ValueError:
+            threads = os.environ["CNNEDU_THREADS"]  # reported below
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads (or CNNEDU_THREADS) must be an integer >= 1, or None for the course's "
+                         f"choice, got {threads!r}")
     seed_everything(seed)
     use_style()
-    cap_threads()
+    if threads is None:
+        torch.set_num_threads(min(torch.get_num_threads(), course_threads(usable_cpus())))
+    else:
+        torch.set_num_threads(threads)
     gc.collect()
     gc.freeze()
     device = get_device()
     if verbose:
         name = torch.cuda.get_device_name(0) if device.type == "cuda" else device.type
-        print(f"cnnedu: torch {torch.__version__} on {name} (seed {seed}, {torch.get_num_threads()} threads)")
+        n = torch.get_num_threads()
+        print(f"cnnedu: torch {torch.__version__} on {name} (seed {seed}, {n} thread{'' if n == 1 else 's'})")
     return device

@@ -177,6 +177,8 @@ ROWS = [
     # env
     bad(E.seed_everything, -1, match="(?i)seed"),                          # NumPy's "Seed must be ..."
     bad(E.setup, seed=2**32, verbose=False, match="(?i)seed"),
+    bad(E.setup, verbose=False, threads=0, match="threads"),
+    bad(E.course_threads, 0, match="cpus"),
     # models: alexnet
     bad(ALEX.AlexNet, nn.Sequential(), nn.Sequential(), pool_size=0, match="pool_size"),
     bad(ALEX.alexnet, num_classes=0, match="num_classes"),
@@ -532,7 +534,7 @@ EXEMPT = {
     # the live state of a *_widget(): built by the widget functions, which have rows
     "cnnedu.widgets._core.Explorer",
     # every quota is valid: None reads the cgroup, <= 0 means no limit (cgroup v1 writes -1)
-    "cnnedu.env.cap_threads",
+    "cnnedu.env.cap_threads", "cnnedu.env.usable_cpus",
     # a lookup: a name outside Table 1 (the auxiliary heads, layers without weights) gives None by design
     "cnnedu.models.googlenet.table_1_row",
 }

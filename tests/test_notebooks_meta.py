@@ -171,3 +171,25 @@ def test_every_stored_figure_has_its_image(path):
             data = out.get("data", {})
             text = "".join(data.get("text/plain", ""))
             assert not ("<Figure size" in text and "image/png" not in data), f"cell {i}: a figure without its image"
+
+
+# The experiment helpers a GPU run exercises: every notebook call of one of them must also occur in the dry-run
+# subset that CI runs (a helper that only the full dry run reaches could break on the GPU path unnoticed).
+HELPER_CALL = re.compile(r"\b(train\.(?:fit|evaluate|compare|claim)|resolution\.accuracy_by_resolution)\(|"
+                         r"data\.loaders\(\"(\w+)\"")
+
+
+def _helper_calls(path: Path) -> set[str]:
+    source = "\n".join(_src(c) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    return {m.group(1) or f"data.loaders({m.group(2)!r})" for m in HELPER_CALL.finditer(source)}
+
+
+def test_the_ci_dry_run_subset_calls_every_experiment_helper():
+    makefile = (ROOT / "Makefile").read_text()
+    subset = re.search(r"^DRY_RUN_SUBSET := ((?:.*\\\n)*.*)$", makefile, re.M).group(1).replace("\\\n", " ").split()
+    assert subset and all((ROOT / p).exists() for p in subset), subset
+    everywhere = set().union(*(_helper_calls(p) for p in NOTEBOOKS))
+    covered = set().union(*(_helper_calls(ROOT / p) for p in subset))
+    assert {"train.fit", "train.evaluate", "train.compare", "train.claim"} <= everywhere  # the pattern still finds them
+    assert everywhere - covered == set(), f"add a notebook that calls these to DRY_RUN_SUBSET: {everywhere - covered}"
+    assert "gpu-dry-run-subset" in (ROOT / ".ci" / "run").read_text()
