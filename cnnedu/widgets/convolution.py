@@ -100,18 +100,21 @@ def conv_update(kernel: int = 3, stride: int = 1, padding: int = 1, dilation: in
     ax.imshow(shown, cmap="viridis", extent=(lo - 0.5, hi + 0.5, hi + 0.5, lo - 0.5), interpolation="nearest")
     ax.set_facecolor("0.95")
     ax.grid(False)
-    ax.add_patch(Rectangle((-0.5, -0.5), size, size, fill=False, lw=2, edgecolor="black", label="input image"))
+    ax.add_patch(Rectangle((-0.5, -0.5), size, size, fill=False, lw=2, edgecolor="black"))  # the input image
     # the field after each layer, centred on the same unit
     centre = (int(pos[0]) + int(pos[-1])) / 2
     r, j = 1, 1
     for layer in range(1, n_layers + 1):
         r, j = r + dilation * (kernel - 1) * j, j * stride
         ax.add_patch(Rectangle((centre - r / 2, centre - r / 2), r, r, fill=False, lw=1.2, ls="--",
-                               edgecolor=f"C{layer % 8}", label=f"after layer {layer}: {r} px"
-                               if layer <= 6 or layer == n_layers else None))
-    ax.set(xlim=(lo - 1, hi + 1), ylim=(hi + 1, lo - 1), xlabel="x (input px)", ylabel="y (input px)",
-           title=f"Receptive field {nums['rf']} px ({n_layers} × {kernel}×{kernel}, s={stride}, d={dilation})")
-    ax.legend(loc="upper right", fontsize=7, frameon=True)
+                               edgecolor=f"C{layer % 8}"))
+        if layer <= 6 or layer == n_layers:  # numbered in place: a legend cost a fifth of each redraw
+            ax.text(centre + r / 2, centre - r / 2, str(layer), color=f"C{layer % 8}", fontsize=9,
+                    fontweight="bold", ha="right", va="bottom", clip_on=True)
+    ax.set(xlim=(lo - 1, hi + 1), ylim=(hi + 1, lo - 1), xlabel="x (input px)", ylabel="y (input px)")
+    # a fixed title height (y=1): matplotlib otherwise measures every tick label on each draw to place it
+    ax.set_title(f"Receptive field {nums['rf']} px ({n_layers} × {kernel}×{kernel}, s={stride}, d={dilation})",
+                 y=1.0)
     ax_t.axis("off")
     # one monospaced text block, not a matplotlib table: a table lays out every cell on each draw (most of a
     # full redraw's time), and every slider of this explorer changes the whole figure
@@ -129,7 +132,8 @@ def conv_update(kernel: int = 3, stride: int = 1, padding: int = 1, dilation: in
     ax_t.text(0.5, 0.97, "\n".join(lines), transform=ax_t.transAxes, ha="center", va="top", family="monospace",
               fontsize=10, linespacing=1.5)
     ax_t.set_title(f"{size}×{size} input, {nums['in_channels']} → {channels} → ... channels, "
-                   f"p={padding}\nRF: r += d(k-1)·j,  j *= s", fontsize=10)
+                   f"p={padding}\nRF: r += d(k-1)·j,  j *= s\nleft: black = the image, dashed n = the field after "
+                   f"layer n", fontsize=10, y=1.0)
     return fig
 
 
