@@ -10,7 +10,7 @@ CONSTRAINTS := constraints.txt
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo yes)
 
-.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints gpu-dry-run gpu-dry-run-subset test-gpu site
+.PHONY: lab test setup unit notebooks lint figures slides benchmark badges experiments constraints gpu-dry-run gpu-dry-run-subset test-gpu gpu-wheels site
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,18 @@ DRY_RUN_SUBSET := notebooks/01_alexnet.ipynb notebooks/02_zfnet.ipynb notebooks/
 	notebooks/15_landscape.ipynb
 gpu-dry-run-subset:
 	$(MAKE) gpu-dry-run DRY_RUN_NOTEBOOKS="$(DRY_RUN_SUBSET)"
+
+## The Jupyter and test packages a bare GPU machine (Python 3.12, torch preinstalled) lacks, as wheels to carry
+## there for scripts/gpu_session.sh; numpy, scipy, matplotlib, pillow and scikit-image are left to the machine.
+GPU_WHEELS_PY ?= 3.12
+GPU_WHEELS := nbval ipykernel nbclient nbformat torchinfo ipywidgets tqdm pytest
+gpu-wheels: setup
+	rm -rf .gpu-wheels && mkdir -p .gpu-wheels
+	$(BIN)/pip download -q -d .gpu-wheels --only-binary=:all: --python-version $(GPU_WHEELS_PY) \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+		--platform any $(GPU_WHEELS)
+	cd .gpu-wheels && rm -f numpy-* scipy-* matplotlib-* pillow-* scikit_image-* && \
+		printf '%s\n' $(GPU_WHEELS) > requirements.txt && du -sh .
 
 ## On a machine with CUDA: every notebook under nbval with the GPU budgets, then the claims with the GPU budgets.
 test-gpu: setup

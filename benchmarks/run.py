@@ -122,6 +122,11 @@ def engine() -> list[str]:
     return lines
 
 
+def _gpu_name(gpu: dict[str, dict]) -> str:
+    names = sorted({r["gpu"] for r in gpu.values() if r.get("gpu")})
+    return " / ".join(names) or "a GPU whose name was not recorded"
+
+
 def notebooks(gpu: dict[str, dict] | None, save: bool = False, gpu_source: str = "", timeout: int = 120,
               only: list[str] | None = None) -> list[str]:
     """Measure every notebook (or, with ``only``, the notebooks whose names start with one of those prefixes,
@@ -136,11 +141,13 @@ def notebooks(gpu: dict[str, dict] | None, save: bool = False, gpu_source: str =
         + ". Targets: 150 s or less, no cell over 60 s, and 1.5 GB or less on a 2-core CPU. The time leaves out"
         " pauses of the notebook runner itself (nbclient sometimes idles for its whole cell timeout after a widget"
         " cell, with the kernel idle; JupyterLab shows no such pause): each is reported in the last column."
-        + (f" GPU columns: `{gpu_source}` ('-': not measured there, or failed)." if gpu else ""),
+        + (f" GPU columns: `{gpu_source}`, on {_gpu_name(gpu)} (peak GPU memory: torch's largest allocation in the "
+           "notebook's kernel; '-': not measured there, or failed). Targets there: 3 minutes or less per notebook, "
+           "16 GB or less of GPU memory (Colab's T4)." if gpu else ""),
         "",
         "| notebook | CPU seconds | longest cell (s) | CPU peak memory (MB) | runner pauses left out (s) |"
-        + (" GPU seconds | GPU peak host memory (MB) |" if gpu else ""),
-        "|---|---:|---:|---:|---:|" + ("---:|---:|" if gpu else ""),
+        + (" GPU seconds | GPU peak memory (MB) | GPU run's peak host memory (MB) |" if gpu else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|---:|---:|" if gpu else ""),
     ]
     times = ROOT / "benchmarks" / "notebook_times.json"
     last = {r["notebook"]: r for r in json.loads(times.read_text())} if only and times.exists() else {}
@@ -156,7 +163,7 @@ def notebooks(gpu: dict[str, dict] | None, save: bool = False, gpu_source: str =
                     f"{r.get('runner_stall_s', 0)} |")
         if gpu:
             g = gpu.get(r["notebook"], {})
-            row += f" {g.get('seconds', '-')} | {g.get('peak_rss_mb', '-')} |"
+            row += f" {g.get('seconds', '-')} | {g.get('gpu_peak_mb', '-')} | {g.get('peak_rss_mb', '-')} |"
         lines.append(row)
         print(row, flush=True)
     # the README's course map reads the times from here (python scripts/badges.py)
@@ -167,7 +174,8 @@ def notebooks(gpu: dict[str, dict] | None, save: bool = False, gpu_source: str =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-notebooks", action="store_true")
-    parser.add_argument("--gpu-json", type=Path, help="scripts/run_notebooks.py --json output from a GPU machine")
+    parser.add_argument("--gpu-json", type=Path, help="scripts/run_notebooks.py --json or run_experiments.py "
+                        "--runs-json output from a GPU machine (with --only XX: keep the CPU columns as measured)")
     parser.add_argument("--save-notebooks", action="store_true", help="store the fresh outputs in the notebooks")
     parser.add_argument("--only", nargs="+", metavar="PREFIX",
                         help="measure only these notebooks (e.g. 01 05), keep the others' last measurements")

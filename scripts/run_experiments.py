@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,39 +37,77 @@ def notebooks_with_claims() -> list[Path]:
     return [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) if "train.claim(" in p.read_text()]
 
 
-def run(paths: list[Path], seeds: str | None, timeout: int = 600, budget: str = "cpu") -> tuple[list[dict], list[dict]]:
-    """Run ``paths`` with ``CNNEDU_SEEDS=seeds`` (None: each experiment's own seeds); return (claims, runs)."""
-    claims, runs = [], []
+def run_one(path: Path, seeds: str | None, timeout: int = 600, budget: str = "cpu",
+            save_to: Path | None = None) -> tuple[list[dict], dict]:
+    """Run one notebook with ``CNNEDU_SEEDS=seeds`` (None: its own seeds); return (its claims, its measurement)."""
     saved = {k: os.environ.get(k) for k in ("CNNEDU_SEEDS", "CNNEDU_CLAIMS", "CNNEDU_BUDGET", "CNNEDU_FIGURES")}
     try:
-        if seeds:  # fail here, before any notebook runs, on a malformed list
-            os.environ["CNNEDU_SEEDS"] = seeds
-            train.seeds()
-        for path in paths:
-            with tempfile.TemporaryDirectory() as tmp:
-                record = Path(tmp) / "claims.jsonl"
-                # figures of runs with other seeds go to the scratch folder, not to figures/
-                os.environ.update(CNNEDU_CLAIMS=str(record), CNNEDU_BUDGET=budget, CNNEDU_FIGURES=tmp)
-                if seeds:
-                    os.environ["CNNEDU_SEEDS"] = seeds
-                else:
-                    os.environ.pop("CNNEDU_SEEDS", None)
-                result = measure(path, timeout=timeout, save=False)
-                found = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
-            for c in found:
-                c["notebook"] = path.stem
-            claims += found
-            runs.append({**result, "claims": len(found)})
-            status = f"FAILED {result['error']}" if "error" in result else f"{result['seconds']:.0f} s"
-            verdicts = ", ".join(c["verdict"] for c in found) or "no claim"
-            print(f"{path.name:<28} {status}: {verdicts}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            record = Path(tmp) / "claims.jsonl"
+            # figures of runs with other seeds go to the scratch folder, not to figures/
+            os.environ.update(CNNEDU_CLAIMS=str(record), CNNEDU_BUDGET=budget, CNNEDU_FIGURES=tmp)
+            if seeds:
+                os.environ["CNNEDU_SEEDS"] = seeds
+            else:
+                os.environ.pop("CNNEDU_SEEDS", None)
+            result = measure(path, timeout=timeout, save=False, save_to=save_to)
+            found = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return claims, runs
+    for c in found:
+        c["notebook"] = path.stem
+    return found, {**result, "claims": len(found)}
+
+
+def run(paths: list[Path], seeds: str | None, timeout: int = 600, budget: str = "cpu", jobs: int = 1,
+        save_to: Path | None = None,
+        done: Callable[[list[dict], list[dict]], None] | None = None) -> tuple[list[dict], list[dict]]:
+    """Run ``paths`` (``jobs`` at a time, each in its own kernel); return (claims, runs) in the order of ``paths``.
+
+    ``done(claims, runs)`` is called after every notebook with what has finished so far (in the order of
+    ``paths``), so that a run cut short still leaves its results.
+    """
+    if seeds:  # fail here, before any notebook runs, on a malformed list
+        saved = os.environ.get("CNNEDU_SEEDS")
+        os.environ["CNNEDU_SEEDS"] = seeds
+        try:
+            train.seeds()
+        finally:
+            if saved is None:
+                os.environ.pop("CNNEDU_SEEDS")
+            else:
+                os.environ["CNNEDU_SEEDS"] = saved
+    args = [(path, seeds, timeout, budget, save_to) for path in paths]
+    outcomes: list[tuple[list[dict], dict] | None] = [None] * len(args)
+
+    def finished(i: int, outcome: tuple[list[dict], dict]) -> None:
+        outcomes[i] = outcome
+        _print(*outcome)
+        if done is not None:
+            ready = [o for o in outcomes if o is not None]
+            done([c for found, _ in ready for c in found], [result for _, result in ready])
+
+    if jobs > 1:  # each worker process runs its notebooks one after the other, each in a fresh kernel
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(run_one, *a): i for i, a in enumerate(args)}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+    else:
+        for i, a in enumerate(args):
+            finished(i, run_one(*a))
+    claims = [c for found, _ in outcomes for c in found]
+    return claims, [result for _, result in outcomes]
+
+
+def _print(found: list[dict], result: dict) -> None:
+    status = f"FAILED {result['error']}" if "error" in result else f"{result['seconds']:.0f} s"
+    gpu = f", {result['gpu_peak_mb']:,} MB on the GPU" if "gpu_peak_mb" in result else ""
+    verdicts = ", ".join(c["verdict"] for c in found) or "no claim"
+    print(f"{result['notebook']:<28} {status}{gpu}: {verdicts}", flush=True)
 
 
 def _fmt(c: dict, value: float, diff: bool = False) -> str:
@@ -134,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     parser.add_argument("--budget", choices=("cpu", "gpu"), default="cpu",
                         help="the experiments' sizes (train.budget): cpu (default) or gpu, for make test-gpu")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once, each in its own kernel "
+                        "(on a GPU machine: they share the GPU)")
+    parser.add_argument("--runs-json", type=Path, help="write each notebook's measurement here (seconds, peak "
+                        "memory, the GPU's name and peak GPU memory where CUDA ran): benchmarks/run.py --gpu-json")
+    parser.add_argument("--save-to", type=Path, help="store the executed notebooks in this folder (for "
+                        "scripts/compare_outputs.py); the notebooks themselves are never changed")
     args = parser.parse_args(argv)
     if args.report:
         if len(args.paths) not in (2, 3):
@@ -143,9 +190,18 @@ def main(argv: list[str] | None = None) -> int:
         args.report.write_text(report(default, other, gpu[0] if gpu else None))
         print(f"wrote {args.report}")
         return 0
-    claims, runs = run(args.paths or notebooks_with_claims(), args.seeds, args.timeout, args.budget)
-    if args.json:
-        args.json.write_text(json.dumps(claims, indent=1) + "\n")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be 1 or more, got {args.jobs}")
+
+    def write(claims: list[dict], runs: list[dict]) -> None:
+        if args.json:
+            args.json.write_text(json.dumps(claims, indent=1) + "\n")
+        if args.runs_json:
+            args.runs_json.write_text(json.dumps(runs, indent=1) + "\n")
+
+    claims, runs = run(args.paths or notebooks_with_claims(), args.seeds, args.timeout, args.budget, args.jobs,
+                       args.save_to, done=write)
+    write(claims, runs)
     failed = [r["notebook"] for r in runs if "error" in r]
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -22,10 +22,15 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+# read inside the kernel at the end: its peak resident memory and, where it used CUDA, the GPU's name and the
+# peak GPU memory torch allocated (torch.cuda.max_memory_allocated; the driver's own overhead is not in it)
 PROBE = (
     "import resource as _r, sys as _s, json as _j\n"
     "_k = 1 if _s.platform == 'darwin' else 1024\n"
-    "print(_j.dumps({'peak_rss_mb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * _k / 2**20}))"
+    "_t = _s.modules.get('torch')\n"
+    "_g = ({'gpu': _t.cuda.get_device_name(0), 'gpu_peak_mb': _t.cuda.max_memory_allocated() / 2**20}\n"
+    "      if _t is not None and _t.cuda.is_available() and _t.cuda.is_initialized() else {})\n"
+    "print(_j.dumps({'peak_rss_mb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * _k / 2**20, **_g}))"
 )
 
 
@@ -83,7 +88,8 @@ def longest_cell(nb: nbformat.NotebookNode) -> float:
     return max(spans, default=0.0)
 
 
-def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
+def run(path: Path, timeout: int = 600, save: bool = True, save_to: Path | None = None) -> dict:
+    """Execute ``path`` in a fresh kernel; store it in place (``save``) or as ``save_to / path.name``."""
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     resources = {"metadata": {"path": str(path.parent)}}
@@ -95,25 +101,31 @@ def run(path: Path, timeout: int = 600, save: bool = True) -> dict:
     stalled = runner_stalls(nb)
     probe = nb.cells.pop()
     slowest = longest_cell(nb)
-    peak = json.loads(probe.outputs[0]["text"])["peak_rss_mb"]
+    probed = json.loads(probe.outputs[0]["text"])
+    peak = probed["peak_rss_mb"]
     nb.metadata.pop("widgets", None)
     tidy_widget_outputs(nb)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)
-    if save:
+    if save_to is not None:
+        save_to.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, save_to / path.name)
+    elif save:
         nbformat.write(nb, path)
     result = {"notebook": path.name, "seconds": round(seconds - stalled, 1), "peak_rss_mb": round(peak),
               "longest_cell_s": round(slowest, 1)}
+    if "gpu" in probed:
+        result.update(gpu=probed["gpu"], gpu_peak_mb=round(probed["gpu_peak_mb"]))
     if stalled:  # reported, and left out of the notebook's time: a reader in JupyterLab does not wait for it
         result["runner_stall_s"] = round(stalled, 1)
     return result
 
 
-def measure(path: Path, timeout: int = 600, save: bool = True) -> dict:
+def measure(path: Path, timeout: int = 600, save: bool = True, save_to: Path | None = None) -> dict:
     """``run`` that never raises: a failing notebook gives {"notebook", "error", "traceback"} instead."""
     try:
-        return run(path, timeout=timeout, save=save)
+        return run(path, timeout=timeout, save=save, save_to=save_to)
     except Exception as err:  # keep going: one broken notebook should not hide the others' numbers
         # nbclient's CellExecutionError carries the cell's traceback in its text; a bare error has none
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)) or traceback.format_exc()  # without terminal colours

@@ -149,3 +149,32 @@ def test_run_experiments_end_to_end(tmp_path):
     assert run_experiments.main(["--seeds", "7,8,9,10", "--json", str(out), str(path)]) == 0
     (rec,) = json.loads(out.read_text())
     assert rec["notebook"] == "99_probe" and rec["seeds"] == [7, 8, 9, 10] and rec["verdict"] == "shown"
+
+
+def test_run_experiments_in_parallel_keeps_the_order_and_saves_runs_elsewhere(tmp_path):
+    """--jobs 2: two notebooks at once, claims and runs in the order given, executed copies in --save-to only."""
+    import nbformat
+
+    paths = []
+    for name, gap in (("98_first", 10), ("99_second", -10)):
+        code = ("from cnnedu import train\n"
+                f"c = train.claim('{name}', {{'a': [{gap} + k for k in (0, 1, 2)], 'b': [0, 1, 2]}}, 'a', 'b',\n"
+                "                paper='none', metric='score', seeds=(0, 1, 2))\nprint(c.verdict)")
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+        paths.append(path)
+    before = [p.read_text() for p in paths]
+    out, runs, executed = tmp_path / "claims.json", tmp_path / "runs.json", tmp_path / "executed"
+    assert run_experiments.main(["--jobs", "2", "--json", str(out), "--runs-json", str(runs), "--save-to",
+                                 str(executed), *map(str, paths)]) == 0
+    assert [(c["notebook"], c["verdict"]) for c in json.loads(out.read_text())] == [
+        ("98_first", "shown"), ("99_second", "opposite")]
+    measured = json.loads(runs.read_text())
+    assert [r["notebook"] for r in measured] == ["98_first.ipynb", "99_second.ipynb"]
+    assert all(r["seconds"] > 0 and r["claims"] == 1 and "gpu_peak_mb" not in r for r in measured)
+    assert [p.read_text() for p in paths] == before  # the notebooks themselves are not touched
+    stored = nbformat.read(executed / "99_second.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in stored.cells[0].outputs).splitlines()
+    assert printed[-1] == "opposite"  # the executed copy holds the run's outputs
+    with pytest.raises(SystemExit):
+        run_experiments.main(["--jobs", "0", str(paths[0])])
