@@ -21,7 +21,6 @@ Sphinx runs in one process with warnings as errors: a broken cross-reference or 
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import re
 import shutil
@@ -34,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from badges import BADGE_END, BADGE_START, MAP_END, MAP_START, badge_line, course_map  # noqa: E402
+from npm_vendor import npm_pack, unpack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
@@ -106,23 +106,10 @@ def landing_page(template: str) -> str:
 
 def fetch_mathjax(static: Path) -> bool:
     """MathJax 3 into static/mathjax/ from the npm registry; False (and one line said) where that failed."""
-    npm = shutil.which("npm")
     try:
-        if npm is None:
-            raise RuntimeError("npm is not installed")
         with tempfile.TemporaryDirectory() as scratch:
-            done = subprocess.run([npm, "pack", MATHJAX, "--json", "--prefer-offline", "--fetch-retries=1",
-                                   "--loglevel=error"], cwd=scratch, capture_output=True, text=True, timeout=300)
-            if done.returncode != 0:
-                lines = (done.stderr or done.stdout).strip().splitlines()
-                raise RuntimeError(f"npm pack failed: {lines[0] if lines else done.returncode}")
-            with tarfile.open(Path(scratch) / json.loads(done.stdout)[0]["filename"]) as tar:
-                for member in tar.getmembers():
-                    name = member.name.removeprefix("package/")
-                    if member.isfile() and any(fnmatch.fnmatchcase(name, p) for p in MATHJAX_FILES):
-                        target = static / "mathjax" / name
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        target.write_bytes(tar.extractfile(member).read())
+            (tarball,) = npm_pack([MATHJAX], Path(scratch)).values()
+            unpack(tarball, MATHJAX_FILES, static / "mathjax")
         if not (static / MATHJAX_PATH).is_file():
             raise RuntimeError(f"{MATHJAX_PATH} is not in the package")
     except (OSError, RuntimeError, ValueError, KeyError, IndexError, subprocess.SubprocessError,

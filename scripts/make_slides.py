@@ -15,7 +15,6 @@ libraries from their CDNs instead (as `--cdn` does).
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import re
 import shutil
@@ -27,6 +26,9 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import SlidesExporter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from npm_vendor import npm_pack, unpack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,29 +88,12 @@ def _ready(vendor: Path) -> bool:
 
 def _fetch(vendor: Path) -> None:
     """npm pack every package into a scratch folder and extract the listed files into vendor/."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is not installed")
     with tempfile.TemporaryDirectory() as scratch:
-        done = subprocess.run(
-            [npm, "pack", *VENDOR_FILES, "--json", "--prefer-offline", "--fetch-retries=1",
-             "--fetch-timeout=30000", "--loglevel=error"],
-            cwd=scratch, capture_output=True, text=True, timeout=300,
-        )
-        if done.returncode != 0:
-            lines = (done.stderr or done.stdout).strip().splitlines()
-            raise RuntimeError(f"npm pack failed: {lines[0] if lines else done.returncode}")
-        packed = {_folder(entry["name"]): entry["filename"] for entry in json.loads(done.stdout)}
+        packed = {_folder(name): tarball for name, tarball in npm_pack(VENDOR_FILES, Path(scratch)).items()}
         staging = Path(tempfile.mkdtemp(prefix="vendor.", dir=vendor.parent))
         try:
             for spec, patterns in VENDOR_FILES.items():
-                with tarfile.open(Path(scratch) / packed[_folder(spec)]) as tar:
-                    for member in tar.getmembers():
-                        name = member.name.removeprefix("package/")
-                        if member.isfile() and any(fnmatch.fnmatchcase(name, p) for p in patterns):
-                            target = staging / _folder(spec) / name
-                            target.parent.mkdir(parents=True, exist_ok=True)
-                            target.write_bytes(tar.extractfile(member).read())
+                unpack(packed[_folder(spec)], patterns, staging / _folder(spec))
             theme = staging / _folder(REVEAL) / "dist" / "theme" / f"{THEME}.css"
             theme.write_text(_local_fonts(theme.read_text(encoding="utf-8")), encoding="utf-8")
             (staging / STAMP).write_text(_stamp(), encoding="utf-8")
