@@ -30,13 +30,14 @@ def _floor(requirement: str) -> tuple[int, ...] | None:
 
 def _imports(folder: Path) -> dict[str, str]:
     found: dict[str, str] = {}
+    local = {p.stem for p in folder.rglob("*.py")}  # the folder's own modules (scripts import each other)
     for path in sorted(folder.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
                      [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in ("cnnedu", "run_notebooks", "badges"):
+                if top not in sys.stdlib_module_names and top != "cnnedu" and top not in local:
                     found.setdefault(DISTRIBUTION.get(top, top).lower(), str(path.relative_to(ROOT)))
     return found
 
