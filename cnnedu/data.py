@@ -20,6 +20,8 @@ from PIL import Image
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 from torchvision import transforms
 
+from cnnedu.blocks import check_positive
+
 __all__ = [
     "CLASSES",
     "shapes_dataset",
@@ -451,9 +453,8 @@ class PCAColorAugment(torch.nn.Module):
 
 def imagenet_eval_transform(size: int = 224, resize: int = 256) -> transforms.Compose:
     """ImageNet evaluation preprocessing: short side to ``resize``, centre crop ``size``, normalize."""
-    for label, value in (("size", size), ("resize", resize)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be a positive integer (pixels), got {value!r}")
+    check_positive("size", size, integer=True)
+    check_positive("resize", resize, integer=True)
     return transforms.Compose([
         transforms.Resize(resize),
         transforms.CenterCrop(size),
@@ -468,9 +469,8 @@ def alexnet_train_transform(size: int = 224, resize: int = 256, pca_std: float =
     Krizhevsky et al. 2012, Section 4.1: images rescaled to 256 x 256 (short side, then centre crop), random
     224 x 224 patches and their horizontal reflections, and the PCA colour augmentation (``PCAColorAugment``).
     """
-    for label, value in (("size", size), ("resize", resize)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be a positive integer (pixels), got {value!r}")
+    check_positive("size", size, integer=True)
+    check_positive("resize", resize, integer=True)
     if size > resize:
         raise ValueError(f"size must be at most resize ({resize}): the random crops are cut from the resized "
                          f"image, got {size}")

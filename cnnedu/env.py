@@ -80,16 +80,6 @@ def cpu_quota(v2: Path = CGROUP_V2, v1: tuple[Path, Path] = CGROUP_V1) -> float 
     return None
 
 
-def cap_threads(quota: float | None = None) -> int:
-    """Cap torch's threads at the cgroup CPU quota (rounded up, at least 1) when one is set; return the count."""
-    quota = cpu_quota() if quota is None else quota
-    if quota is not None and quota > 0:
-        limit = max(1, math.ceil(quota))
-        if torch.get_num_threads() > limit:
-            torch.set_num_threads(limit)
-    return torch.get_num_threads()
-
-
 def usable_cpus(quota: float | None = None) -> int:
     """The CPUs this process may run on: its affinity mask, capped by the cgroup CPU quota (rounded up)."""
     try:
@@ -116,6 +106,18 @@ def course_threads(cpus: int) -> int:
     return 1 if cpus <= 2 else cpus
 
 
+def freeze_long_lived() -> None:
+    """Collect, then move every object alive now out of the garbage collector's full scans (``gc.freeze``).
+
+    Imported libraries (torch alone brings about 300,000 objects) and, after an explorer's first draw, what it
+    imported lazily (torchvision brings torch._dynamo and sympy, about 150,000) live as long as the kernel.
+    Left in the scanned generations, each full collection walks them all (0.1-0.3 s on a small CPU), a stall
+    every few slider moves. :func:`setup` calls this after the imports, each explorer after its first draw.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def setup(seed: int = 0, verbose: bool = True, threads: int | None = None) -> torch.device:
     """Seed everything, pick the device, set the plotting style; print one line and return the device.
 
@@ -123,9 +125,8 @@ def setup(seed: int = 0, verbose: bool = True, threads: int | None = None) -> to
     :func:`course_threads` of the usable CPUs (the cgroup quota of a Binder pod or container counts), which
     only ever lowers torch's count (so ``OMP_NUM_THREADS`` still caps it).
 
-    It also freezes the objects that exist so far (the imported libraries: torch alone brings about 300,000)
-    out of the garbage collector's full scans (``gc.freeze``). Without that, every full collection walks them
-    all, about 0.3 s on a small CPU, which a widget would show as a stall every few dozen slider moves.
+    It also freezes the objects that exist so far out of the garbage collector's full scans
+    (:func:`freeze_long_lived`).
     """
     if threads is None and os.environ.get("CNNEDU_THREADS"):
         try:
@@ -141,8 +142,7 @@ def setup(seed: int = 0, verbose: bool = True, threads: int | None = None) -> to
         torch.set_num_threads(min(torch.get_num_threads(), course_threads(usable_cpus())))
     else:
         torch.set_num_threads(threads)
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived()
     device = get_device()
     if verbose:
         name = torch.cuda.get_device_name(0) if device.type == "cuda" else device.type

@@ -534,7 +534,7 @@ EXEMPT = {
     # the live state of a *_widget(): built by the widget functions, which have rows
     "cnnedu.widgets._core.Explorer",
     # every quota is valid: None reads the cgroup, <= 0 means no limit (cgroup v1 writes -1)
-    "cnnedu.env.cap_threads", "cnnedu.env.usable_cpus",
+    "cnnedu.env.usable_cpus",
     # a lookup: a name outside Table 1 (the auxiliary heads, layers without weights) gives None by design
     "cnnedu.models.googlenet.table_1_row",
 }

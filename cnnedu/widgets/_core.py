@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from cnnedu.env import use_style
+from cnnedu.env import freeze_long_lived, use_style
 
 # ---------------------------------------------------------------------------------------------------------
 # Shared helpers.
@@ -96,18 +95,6 @@ class Explorer:
 _FAST: dict[Callable[..., Figure], tuple[str, ...]] = {}
 
 
-def _freeze_long_lived() -> None:
-    """Collect, then move every object alive now out of the garbage collector's full scans (``gc.freeze``).
-
-    An explorer's first draw imports modules lazily (torchvision brings torch._dynamo and sympy: about 150,000
-    objects measured here) and fills caches that live as long as the kernel. Left in the scanned generations,
-    each full collection walks them all (about 90 ms on the course's 2-core CPU), a stall every few slider
-    moves; ``cnnedu.setup()`` does the same for the libraries imported before it.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def _explorer(update: Callable[..., Figure], controls: Mapping[str, Any], columns: int = 2) -> Explorer:
     """Display sliders (in rows of ``columns``) and the figure for their values; redraw on every change.
 
@@ -122,7 +109,7 @@ def _explorer(update: Callable[..., Figure], controls: Mapping[str, Any], column
     rows = [widgets.HBox(items[i:i + columns]) for i in range(0, len(items), columns)]
     display(widgets.VBox(rows))
     explorer.figure = update(**explorer.values())
-    _freeze_long_lived()  # what the first draw imported and cached stays: keep it out of full GC scans
+    freeze_long_lived()  # what the first draw imported and cached stays: keep it out of full GC scans
     # outside IPython display() prints and returns None: the explorer still works, without a screen
     explorer.readout_handle = display(_readout(explorer.figure), display_id=True)
     explorer.handle = display(_png(explorer.renderer.png(explorer.figure, explorer.values())), display_id=True)

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from cnnedu.env import freeze_long_lived
 from cnnedu.widgets._core import (
     _FAST,
     FigureRenderer,
     _check_int,
-    _freeze_long_lived,
 )
 from cnnedu.widgets.blocks import se_update, swish_update
 from cnnedu.widgets.convolution import conv_update
@@ -48,7 +48,7 @@ def benchmark_updates(n: int = 20, render: bool = False) -> dict[str, dict[str, 
     for name, (update, params) in _BENCH_PARAMS.items():
         renderer = FigureRenderer(_FAST.get(update, ()), cache_size=0)  # every update drawn: what a new value costs
         fig = update(**params[0])  # the first call fills the caches
-        _freeze_long_lived()  # as the explorer does after its first draw
+        freeze_long_lived()  # as the explorer does after its first draw
         if render:
             renderer.png(fig, params[0])
         start_draws, times = renderer.full_draws, []
